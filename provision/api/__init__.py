@@ -1,0 +1,1 @@
+"""authentik's REST API: releases, the HTTP client and its errors."""

@@ -1,0 +1,274 @@
+"""A small JSON client for authentik's REST API (`/api/v3/`).
+
+It owns the session, the token, timeouts, retries of idempotent requests,
+pagination and error mapping; it knows nothing about specs or plans.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from provision import __version__
+from provision.api.errors import (
+    ApiError,
+    AuthenticationFailed,
+    ConnectionFailed,
+    NotFound,
+    PermissionDenied,
+    ServerError,
+    ValidationFailed,
+)
+from provision.api.releases import Release
+from provision.errors import UsageError
+from provision.secrets import register_secret
+
+log = logging.getLogger("provision.api")
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "PATCH", "DELETE"})
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+def new_session() -> requests.Session:
+    """The HTTP session the client uses; tests replace this to talk to a fake authentik."""
+    return requests.Session()
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Where authentik is and how to reach it."""
+
+    url: str
+    token: str
+    verify: bool | str = True
+    timeout: float = 30.0
+    retries: int = 3
+    backoff: float = 0.5
+
+
+def api_base_url(url: str) -> str:
+    """Normalise `https://auth.example.com[/api/v3][/]` to `https://auth.example.com/api/v3/`."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(
+            f"invalid authentik URL {url!r}",
+            hint="Give the base URL, such as https://authentik.example.com.",
+        )
+    path = parts.path.rstrip("/")
+    if path.endswith("/api/v3"):
+        path = path[: -len("/api/v3")]
+    return f"{parts.scheme}://{parts.netloc}{path}/api/v3/"
+
+
+def is_loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class AuthentikClient:
+    """Sends requests to one authentik instance and decodes its answers."""
+
+    def __init__(self, settings: ConnectionSettings, session: requests.Session | None = None) -> None:
+        if not settings.token:
+            raise UsageError(
+                "no API token given",
+                hint="Set AUTHENTIK_TOKEN (or pass --token) to an authentik API token with intent `api`.",
+            )
+        register_secret(settings.token)
+        self.settings = settings
+        self.base_url = api_base_url(settings.url)
+        self.session = session or new_session()
+        self.session.headers.update(
+            {
+                "Authorization": f"Bearer {settings.token}",
+                "Accept": "application/json",
+                "User-Agent": f"authentik-provision/{__version__}",
+            }
+        )
+        self.session.verify = settings.verify
+        self.read_count = 0
+        self.write_count = 0
+        self._answered_once = False
+        self._release: Release | None = None
+
+    # -- version -----------------------------------------------------------
+
+    @property
+    def release(self) -> Release:
+        if self._release is None:
+            info = self.get("admin/version/")
+            self._release = Release.parse(str(info.get("version_current", "")))
+            log.info("authentik %s at %s", self._release, self.base_url)
+        return self._release
+
+    # -- requests ------------------------------------------------------------
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return self.request("GET", path, params=params)
+
+    def post(self, path: str, body: Any = None) -> Any:
+        return self.request("POST", path, body=body)
+
+    def patch(self, path: str, body: Any) -> Any:
+        return self.request("PATCH", path, body=body)
+
+    def put(self, path: str, body: Any) -> Any:
+        return self.request("PUT", path, body=body)
+
+    def delete(self, path: str) -> Any:
+        return self.request("DELETE", path)
+
+    def list(self, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Fetch every page of a list endpoint."""
+        return list(self.iter_list(path, params))
+
+    def iter_list(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        query = dict(params or {})
+        query.setdefault("page_size", self.release.max_page_size)
+        page = 1
+        while True:
+            query["page"] = page
+            answer = self.get(path, params=query)
+            yield from answer.get("results", [])
+            next_page = (answer.get("pagination") or {}).get("next", 0)
+            # authentik marks the last page with next == 0 rather than null.
+            if not next_page or next_page <= page:
+                return
+            page = int(next_page)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+    ) -> Any:
+        url = self.base_url + path.lstrip("/")
+        attempts = self.settings.retries if method in IDEMPOTENT_METHODS else 1
+        for attempt in range(1, attempts + 1):
+            started = time.monotonic()
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=None if body is None else json.dumps(body),
+                    headers={"Content-Type": "application/json"} if body is not None else None,
+                    timeout=self.settings.timeout,
+                )
+            except requests.exceptions.SSLError as error:
+                raise ConnectionFailed(
+                    f"TLS verification failed for {self.base_url}",
+                    method=method,
+                    path=path,
+                    hint="Pass --ca-bundle with your CA's certificate, or --insecure to skip verification.",
+                ) from error
+            except (requests.ConnectionError, requests.Timeout) as error:
+                if attempt < attempts:
+                    self._wait_before_retry(method, path, attempt, attempts, type(error).__name__, None)
+                    continue
+                raise ConnectionFailed(
+                    f"cannot reach authentik at {self.base_url}: {type(error).__name__}",
+                    method=method,
+                    path=path,
+                    hint="Check the URL and that the server is up.",
+                ) from error
+
+            elapsed_ms = (time.monotonic() - started) * 1000
+            log.debug(
+                "%s /api/v3/%s -> %s (%.0f ms)",
+                method,
+                path.lstrip("/"),
+                response.status_code,
+                elapsed_ms,
+            )
+            self._count(method)
+            if response.status_code in RETRY_STATUSES and attempt < attempts:
+                self._wait_before_retry(
+                    method,
+                    path,
+                    attempt,
+                    attempts,
+                    f"HTTP {response.status_code}",
+                    response.headers.get("Retry-After"),
+                )
+                continue
+            return self._decode(method, path, response)
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    def _count(self, method: str) -> None:
+        if method in WRITE_METHODS:
+            self.write_count += 1
+        else:
+            self.read_count += 1
+
+    def _wait_before_retry(
+        self,
+        method: str,
+        path: str,
+        attempt: int,
+        attempts: int,
+        reason: str,
+        retry_after: str | None,
+    ) -> None:
+        delay = self.settings.backoff * (2 ** (attempt - 1))
+        if retry_after and retry_after.strip().isdigit():
+            delay = min(float(retry_after.strip()), 60.0)
+        log.warning(
+            "%s /api/v3/%s failed (%s); retrying in %.1f s (attempt %d of %d)",
+            method,
+            path.lstrip("/"),
+            reason,
+            delay,
+            attempt + 1,
+            attempts,
+        )
+        time.sleep(delay)
+
+    def _decode(self, method: str, path: str, response: requests.Response) -> Any:
+        status = response.status_code
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            body = response.text[:500]
+        first_answer = not self._answered_once
+        self._answered_once = True
+        if 200 <= status < 300:
+            return body
+
+        where = f"{method} /api/v3/{path.lstrip('/')}"
+        kwargs: dict[str, Any] = {"method": method, "path": path, "status": status, "body": body}
+        if status == 403:
+            if first_answer:
+                raise AuthenticationFailed(
+                    f"authentik rejected the API token ({where}: 403)",
+                    hint="The token is invalid, expired, or lacks permissions; create an API token "
+                    "(intent `api`) for a user with admin rights and set AUTHENTIK_TOKEN.",
+                    **kwargs,
+                )
+            error = PermissionDenied(f"permission denied: {where}", **kwargs)
+            error.hint = "Give the token's user the permission named above, or use an admin's token."
+            raise error
+        if status == 404:
+            raise NotFound(f"not found: {where}", **kwargs)
+        if status == 400:
+            raise ValidationFailed(f"authentik rejected {where}", **kwargs)
+        raise ServerError(f"authentik answered {status} to {where}", **kwargs)
+
+
+__all__ = ["ApiError", "AuthentikClient", "ConnectionSettings", "api_base_url", "new_session"]

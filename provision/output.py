@@ -1,0 +1,229 @@
+"""Rendering of plans, drift reports and apply progress as text or JSON.
+
+Everything printed goes through `emit`, which scrubs every registered secret
+as a last line of defence; values marked sensitive are already masked in the plan.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+from typing import Any
+
+import typer
+
+from provision.plan.model import (
+    ABSENT,
+    FORMAT_VERSION,
+    Action,
+    Deferred,
+    FieldChange,
+    Plan,
+    ResourceChange,
+)
+from provision.secrets import MASK, Secret, redact
+
+SYMBOLS = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-", Action.NOOP: "="}
+VERBS = {
+    Action.CREATE: "will be created",
+    Action.UPDATE: "will be updated",
+    Action.DELETE: "will be deleted",
+    Action.NOOP: "is up to date",
+}
+MAX_DIFF_LINES = 40
+
+
+def emit(text: str = "", *, err: bool = False) -> None:
+    typer.echo(redact(text), err=err)
+
+
+def use_color() -> bool:
+    return False
+
+
+# -- values ---------------------------------------------------------------------
+
+
+def show_value(value: Any) -> str:
+    if value is ABSENT:
+        return "(none)"
+    if isinstance(value, Secret):
+        return MASK
+    if isinstance(value, Deferred):
+        return f"{value.name!r} (resolved at apply time)"
+    if isinstance(value, str):
+        if value == MASK:
+            return MASK
+        if "\n" in value:
+            return f"<{value.count(chr(10)) + 1} lines>"
+        return json.dumps(value, ensure_ascii=False)
+    return json.dumps(json_value(value), ensure_ascii=False)
+
+
+def json_value(value: Any) -> Any:
+    if value is ABSENT:
+        return None
+    if isinstance(value, Secret):
+        return MASK
+    if isinstance(value, Deferred):
+        return {"resolved_at_apply": value.name}
+    if isinstance(value, dict):
+        return {key: json_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(item) for item in value]
+    return value
+
+
+def _text_diff(before: str, after: str) -> list[str]:
+    lines = list(
+        difflib.unified_diff(
+            str(before).splitlines(), str(after).splitlines(), "authentik", "spec", lineterm="", n=1
+        )
+    )[2:]
+    if len(lines) > MAX_DIFF_LINES:
+        lines = [*lines[:MAX_DIFF_LINES], f"... {len(lines) - MAX_DIFF_LINES} more lines"]
+    return lines
+
+
+def field_lines(change: FieldChange, action: Action) -> list[str]:
+    name = change.field
+    if change.set_like and action is not Action.CREATE:
+        parts = [f"+ {show_value(item)}" for item in change.added] + [
+            f"- {show_value(item)}" for item in change.removed
+        ]
+        return [f"{name}: {', '.join(parts)}"]
+    if change.set_like:
+        return [f"{name}: {', '.join(show_value(item) for item in change.after)}"]
+    if action is Action.CREATE or change.before is ABSENT:
+        return [f"{name}: {show_value(change.after)}"]
+    if change.after is ABSENT:
+        return [f"{name}: {show_value(change.before)} -> (removed)"]
+    multiline = (
+        isinstance(change.before, str)
+        and isinstance(change.after, str)
+        and ("\n" in change.before or "\n" in change.after)
+    )
+    if multiline and not change.sensitive:
+        return [f"{name}:", *("  " + line for line in _text_diff(change.before, change.after))]
+    return [f"{name}: {show_value(change.before)} -> {show_value(change.after)}"]
+
+
+# -- plans ----------------------------------------------------------------------
+
+
+def plan_header(plan: Plan) -> str:
+    if plan.offline:
+        return "Offline plan against an empty authentik (references outside the spec are resolved at apply time)."
+    return f"Plan against authentik {plan.release} at {plan.url}"
+
+
+def render_plan_text(plan: Plan, *, show_unchanged: bool = False) -> str:
+    lines = [plan_header(plan), ""]
+    for change in plan.changes:
+        if change.action is Action.NOOP and not show_unchanged:
+            continue
+        lines.append(f"{SYMBOLS[change.action]} {change.address} {VERBS[change.action]}")
+        for field_change in change.fields:
+            lines.extend("    " + line for line in field_lines(field_change, change.action))
+    if not plan.has_changes:
+        lines.append("No changes: authentik matches the spec.")
+    lines.extend(_warning_lines(plan))
+    lines.append("")
+    lines.append(summary_line(plan))
+    return "\n".join(lines)
+
+
+def _warning_lines(plan: Plan) -> list[str]:
+    lines = []
+    if plan.deferred:
+        lines += ["", "Resolved at apply time (not checked offline):"]
+        lines += [f"  - {item}" for item in plan.deferred]
+    if plan.warnings:
+        lines += ["", "Warnings:"]
+        lines += [f"  - {warning}" for warning in plan.warnings]
+    return lines
+
+
+def summary_line(plan: Plan) -> str:
+    return (
+        f"Plan: {plan.count(Action.CREATE)} to create, {plan.count(Action.UPDATE)} to update, "
+        f"{plan.count(Action.DELETE)} to delete, {plan.count(Action.NOOP)} unchanged."
+    )
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """The machine-readable plan (`--output json`); `format_version` changes only on incompatible edits."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "authentik": None if plan.offline else {"url": plan.url, "version": str(plan.release)},
+        "offline": plan.offline,
+        "changed": plan.has_changes,
+        "summary": {action.value: plan.count(action) for action in Action},
+        "changes": [_change_document(change) for change in plan.changes],
+        "warnings": list(plan.warnings),
+        "deferred": list(plan.deferred),
+    }
+
+
+def _change_document(change: ResourceChange) -> dict[str, Any]:
+    fields = []
+    for field_change in change.fields:
+        item: dict[str, Any] = {
+            "field": field_change.field,
+            "before": json_value(field_change.before),
+            "after": json_value(field_change.after),
+            "sensitive": field_change.sensitive,
+        }
+        if field_change.set_like:
+            item["added"] = json_value(field_change.added)
+            item["removed"] = json_value(field_change.removed)
+        fields.append(item)
+    return {
+        "address": change.address,
+        "kind": change.section,
+        "key": change.key,
+        "action": change.action.value,
+        "fields": fields,
+    }
+
+
+def render_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return MASK
+    return json_value(value) if isinstance(value, Deferred) else str(value)
+
+
+# -- drift ----------------------------------------------------------------------
+
+
+def render_drift_text(plan: Plan) -> str:
+    pending = plan.pending
+    if not pending:
+        return f"No drift: authentik {plan.release} at {plan.url} matches the spec."
+    lines = [
+        f"Drift: {len(pending)} object(s) in authentik {plan.release} at {plan.url} differ from the spec."
+    ]
+    for change in pending:
+        if change.action is Action.CREATE:
+            lines.append(f"  {change.address}: missing from authentik")
+            continue
+        lines.append(f"  {change.address}:")
+        for field_change in change.fields:
+            lines.extend("    " + line for line in field_lines(field_change, change.action))
+    lines.extend(_warning_lines(plan))
+    return "\n".join(lines)
+
+
+def drift_document(plan: Plan) -> dict[str, Any]:
+    document = plan_document(plan)
+    document["drifted"] = plan.has_changes
+    return document
+
+
+def stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()

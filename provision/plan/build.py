@@ -1,0 +1,62 @@
+"""Compute a plan from a spec and the live state. Pure: it reads no network and writes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from provision.errors import SpecError
+from provision.plan.model import Plan, ResourceChange
+from provision.resources import RESOURCES
+from provision.resources.base import PlanContext
+from provision.secrets import Secret, is_password_like
+from provision.spec.load import SpecFile
+from provision.state import LiveState
+
+
+def build_plan(spec_file: SpecFile, state: LiveState, *, warnings: tuple[str, ...] = ()) -> Plan:
+    """Diff every object of the spec against `state`; raise `SpecError` for unresolvable references."""
+    ctx = PlanContext(spec_file=spec_file, state=state)
+    ctx.warnings.extend(warnings)
+    ctx.warnings.extend(_literal_secret_warnings(spec_file))
+
+    changes: list[ResourceChange] = []
+    for resource in RESOURCES:
+        in_file_order = list(getattr(spec_file.spec, resource.section))
+        for obj in resource.spec_objects(spec_file):
+            index = next(position for position, item in enumerate(in_file_order) if item is obj)
+            changes.append(resource.plan(obj, index, ctx))
+
+    if ctx.problems:
+        raise SpecError(ctx.problems)
+    return Plan(
+        changes=tuple(changes),
+        release=state.release,
+        url=state.url,
+        offline=state.offline,
+        warnings=tuple(ctx.warnings),
+        deferred=tuple(sorted(ctx.deferred)),
+    )
+
+
+def _literal_secret_warnings(spec_file: SpecFile) -> list[str]:
+    """Warn about password-like group attributes written into the spec as plain text."""
+    warnings = []
+    for group in spec_file.spec.groups:
+        for key, value in _walk(group.attributes or {}):
+            if is_password_like(key) and isinstance(value, str) and value and not isinstance(value, Secret):
+                warnings.append(
+                    f'groups["{group.name}"].attributes.{key} looks like a password written in the spec; '
+                    f"use `!env NAME` or `!file PATH` so it stays out of the repository and the output"
+                )
+    return warnings
+
+
+def _walk(value: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    pairs = []
+    for key, item in value.items():
+        name = f"{prefix}.{key}" if prefix else key
+        if isinstance(item, dict):
+            pairs += _walk(item, name)
+        else:
+            pairs.append((name, item))
+    return pairs

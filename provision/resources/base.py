@@ -1,0 +1,218 @@
+"""What every kind of object shares: planning contexts, field comparison and the write protocol.
+
+A resource turns a spec object into `desired` field values and a live object
+into `observed` values, both in the spec's vocabulary (names, not primary
+keys). The planner diffs the two; `write` turns the plan back into API
+requests, resolving names to primary keys only then, so objects created
+earlier in the same apply can be referred to.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from provision.api.client import AuthentikClient
+from provision.api.releases import Release
+from provision.errors import ProvisionError, SpecProblem
+from provision.plan.compare import same_duration, same_expression, same_json, same_set
+from provision.plan.model import ABSENT, Action, Deferred, FieldChange, ResourceChange
+from provision.secrets import contains_secret, is_password_like
+from provision.spec.load import SpecFile
+from provision.spec.loader import YamlPath
+from provision.state import Index, LiveState
+
+log = logging.getLogger("provision.apply")
+
+# How a field is compared; anything not listed compares as JSON by value.
+PLAIN = "plain"
+SET = "set"  # order does not matter; the spec's list is the whole list
+SUBSET = "subset"  # the spec's items are added; others are left alone
+EXPRESSION = "expression"
+DURATION = "duration"
+
+
+@dataclass
+class PlanContext:
+    """What the planner knows while it builds desired values: the spec, the live state, and findings."""
+
+    spec_file: SpecFile
+    state: LiveState
+    problems: list[SpecProblem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    deferred: set[str] = field(default_factory=set)
+
+    @property
+    def release(self) -> Release:
+        return self.state.release
+
+    def problem(self, path: YamlPath, message: str, hint: str | None = None) -> None:
+        self.problems.append(self.spec_file.problem(path, message, hint))
+
+    def in_spec(self, section: str, name: str) -> bool:
+        key = "slug" if section == "applications" else "name"
+        return any(getattr(item, key) == name for item in getattr(self.spec_file.spec, section, []))
+
+    def reference(self, section: str, name: str, path: YamlPath, what: str) -> Any:
+        """Check that `name` exists in the spec or in authentik; return it, or a `Deferred` offline."""
+        if section in (
+            "groups",
+            "scope_mappings",
+            "proxy_providers",
+            "applications",
+        ) and self.in_spec(section, name):
+            return name
+        index: Index = getattr(self.state, section)
+        matches = index.all_named(name)
+        if len(matches) == 1:
+            return name
+        if len(matches) > 1:
+            self.problem(
+                path,
+                f"{what} {name!r} matches {len(matches)} objects in authentik",
+                f"Rename the duplicates in authentik so that {name!r} is unique.",
+            )
+            return name
+        if self.state.offline:
+            self.deferred.add(f"{what} {name!r}")
+            return Deferred(section, name)
+        self.problem(path, f"{what} {name!r} not found in the spec or in authentik", _not_found_hint(section))
+        return name
+
+
+def _not_found_hint(section: str) -> str:
+    hints = {
+        "flows": "Use the slug of an existing flow, such as default-provider-authorization-implicit-consent.",
+        "users": "Create the user in authentik first, or remove it from members.",
+        "outposts": "provision manages outpost membership only; create the outpost in authentik first.",
+        "certificates": "Use the name of an existing certificate-key pair, such as authentik Self-signed Certificate.",
+    }
+    return hints.get(section, "Check the spelling, or add the object to the spec.")
+
+
+@dataclass
+class ApplyContext:
+    """What a write needs: the client, the state it was planned against, and the objects created so far."""
+
+    client: AuthentikClient
+    state: LiveState
+    spec_file: SpecFile
+    report: Callable[[str, ResourceChange, str], None]
+    created: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def release(self) -> Release:
+        return self.state.release
+
+    def live(self, section: str, name: str) -> dict[str, Any]:
+        """The object called `name`: created in this apply, or read with the state."""
+        if (section, name) in self.created:
+            return self.created[(section, name)]
+        found = getattr(self.state, section).get(name)
+        if found is None:
+            raise ProvisionError(f"{section} {name!r} disappeared from authentik while applying")
+        return found
+
+    def pk(self, section: str, name: str, pk_field: str = "pk") -> Any:
+        return self.live(section, name)[pk_field]
+
+
+class Resource:
+    """Base class of the per-kind modules."""
+
+    section: ClassVar[str]
+    kind: ClassVar[str]
+    key_field: ClassVar[str] = "name"
+    field_types: ClassVar[dict[str, str]] = {}
+
+    # -- planning ---------------------------------------------------------------
+
+    def spec_objects(self, spec_file: SpecFile) -> list[Any]:
+        return list(getattr(spec_file.spec, self.section))
+
+    def key(self, obj: Any) -> str:
+        return str(getattr(obj, self.key_field))
+
+    def index(self, state: LiveState) -> Index:
+        index: Index = getattr(state, self.section)
+        return index
+
+    def find_live(self, obj: Any, ctx: PlanContext, path: YamlPath) -> dict[str, Any] | None:
+        matches = self.index(ctx.state).all_named(self.key(obj))
+        if len(matches) > 1:
+            ctx.problem(
+                path,
+                f"{len(matches)} {self.section} in authentik are called {self.key(obj)!r}",
+                "Rename or delete the duplicates in authentik, then run provision again.",
+            )
+        return matches[0] if matches else None
+
+    def desired(self, obj: Any, index: int, ctx: PlanContext) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def observed(self, live: dict[str, Any], desired: dict[str, Any], ctx: PlanContext) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def extra_create_fields(self, desired: dict[str, Any], ctx: PlanContext) -> dict[str, Any]:
+        """Fields a create needs beyond the spec's (defaults that the server requires)."""
+        return {}
+
+    def plan(self, obj: Any, index: int, ctx: PlanContext) -> ResourceChange:
+        path: YamlPath = (self.section, index)
+        desired = self.desired(obj, index, ctx)
+        live = self.find_live(obj, ctx, path)
+        if live is None:
+            desired = {**desired, **self.extra_create_fields(desired, ctx)}
+            fields = tuple(self.create_fields(desired))
+            return ResourceChange(self.section, self.key(obj), Action.CREATE, fields)
+        observed = self.observed(live, desired, ctx)
+        changes: list[FieldChange] = []
+        for name, value in desired.items():
+            changes.extend(self.diff_field(name, value, observed.get(name, ABSENT)))
+        action = Action.UPDATE if changes else Action.NOOP
+        return ResourceChange(self.section, self.key(obj), action, tuple(changes), live_id=self.live_id(live))
+
+    def create_fields(self, desired: dict[str, Any]) -> list[FieldChange]:
+        return [self.field_change(name, ABSENT, value) for name, value in desired.items()]
+
+    def live_id(self, live: dict[str, Any]) -> str | int | None:
+        pk = live.get("pk")
+        return pk if isinstance(pk, str | int) else None
+
+    def field_change(self, name: str, before: Any, after: Any) -> FieldChange:
+        field_type = self.field_types.get(name, PLAIN)
+        # Attribute keys are user data, so a password-like key is masked even
+        # when its value is written in the spec; schema fields are masked only
+        # when their value comes from `!env` or `!file`.
+        sensitive = contains_secret(after) or (name.startswith("attributes.") and is_password_like(name))
+        return FieldChange.of(name, before, after, sensitive=sensitive, set_like=field_type in (SET, SUBSET))
+
+    def diff_field(self, name: str, desired: Any, live: Any) -> list[FieldChange]:
+        field_type = self.field_types.get(name, PLAIN)
+        if field_type == SET:
+            equal = same_set(desired, live or [])
+        elif field_type == SUBSET:
+            present = live or []
+            equal = all(item in present for item in desired)
+            if not equal:
+                after = list(present) + [item for item in desired if item not in present]
+                return [self.field_change(name, list(present), after)]
+        elif field_type == EXPRESSION:
+            equal = same_expression(desired, live)
+        elif field_type == DURATION:
+            equal = same_duration(desired, live)
+        else:
+            equal = live is not ABSENT and same_json(desired, live)
+        return [] if equal else [self.field_change(name, live, desired)]
+
+    # -- applying ---------------------------------------------------------------
+
+    def write(self, change: ResourceChange, obj: Any, ctx: ApplyContext) -> None:
+        raise NotImplementedError
+
+
+def changed(change: ResourceChange) -> set[str]:
+    """The names of the fields a change touches (for an update, only those that differ)."""
+    return {field_change.field for field_change in change.fields}

@@ -1,0 +1,243 @@
+"""The spec's schema (`version: 1`) as pydantic models.
+
+Field names are the spec's vocabulary, chosen to read well in YAML; the
+mapping to authentik's API field names lives with the planner. A field left
+out of the spec is never compared or sent (pydantic's `model_fields_set`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from provision.secrets import Secret
+
+# A string that may also come from `!env` / `!file`.
+Text = str | Secret
+
+SLUG_PATTERN = re.compile(r"^[-a-zA-Z0-9_]+$")
+TIMEDELTA_UNITS = ("weeks", "days", "hours", "minutes", "seconds", "milliseconds", "microseconds")
+_TIMEDELTA_PART = r"(?:{units})\s*=\s*\d+(?:\.\d+)?\s*".format(units="|".join(TIMEDELTA_UNITS))
+TIMEDELTA_PATTERN = re.compile(rf"^\s*{_TIMEDELTA_PART}(?:;\s*{_TIMEDELTA_PART})*;?\s*$")
+
+
+class SpecModel(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        frozen=True,
+        arbitrary_types_allowed=True,
+        str_strip_whitespace=False,
+    )
+
+
+def _check_json(value: Any, path: str = "") -> None:
+    if value is None or isinstance(value, str | bool | int | float | Secret):
+        if isinstance(value, float) and value != value:
+            raise ValueError(f"{path or 'value'}: NaN is not valid JSON")
+        return
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_json(item, f"{path}[{index}]")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_json(item, f"{path}.{key}" if path else str(key))
+        return
+    if isinstance(value, datetime.date | datetime.datetime):
+        raise ValueError(f"{path or 'value'}: a date is not valid JSON here; quote it to keep it as text")
+    raise ValueError(f"{path or 'value'}: {type(value).__name__} is not valid JSON")
+
+
+def _check_url(value: Text, field: str) -> Text:
+    if isinstance(value, Secret):
+        return value
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError(f"{field} must be an http:// or https:// URL, got {value!r}")
+    return value
+
+
+class GroupSpec(SpecModel):
+    """A group, its attributes and the members the spec adds to it."""
+
+    name: Annotated[str, Field(min_length=1)]
+    attributes: dict[str, Any] | None = None
+    is_superuser: bool | None = None
+    parents: list[str] | None = None
+    members: list[str] | None = None
+
+    @field_validator("attributes")
+    @classmethod
+    def attributes_are_json(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            _check_json(value)
+        return value
+
+    @field_validator("parents", "members")
+    @classmethod
+    def no_repeats(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("lists the same name twice")
+        return value
+
+
+class ScopeMappingSpec(SpecModel):
+    """A scope mapping: Python run by authentik, returning claims under one scope name."""
+
+    name: Annotated[str, Field(min_length=1)]
+    scope_name: Annotated[str, Field(min_length=1)]
+    expression: Text | None = None
+    expression_file: str | None = None
+    description: str | None = None
+
+    @field_validator("scope_name")
+    @classmethod
+    def scope_name_has_no_spaces(cls, value: str) -> str:
+        if any(char.isspace() for char in value):
+            raise ValueError(f"scope_name must not contain spaces, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def one_expression_source(self) -> ScopeMappingSpec:
+        if (self.expression is None) == (self.expression_file is None):
+            raise ValueError("set exactly one of expression or expression_file")
+        return self
+
+
+ProxyMode = Literal["proxy", "forward_single", "forward_domain"]
+
+
+class ProxyProviderSpec(SpecModel):
+    """A proxy provider, in reverse-proxy or forward-auth mode."""
+
+    name: Annotated[str, Field(min_length=1)]
+    mode: ProxyMode | None = None
+    external_host: Text
+    internal_host: Text | None = None
+    internal_host_ssl_validation: bool | None = None
+    cookie_domain: str | None = None
+    skip_path_regex: str | None = None
+    authorization_flow: str
+    invalidation_flow: str | None = None
+    property_mappings: list[str] | None = None
+    basic_auth_enabled: bool | None = None
+    basic_auth_user_attribute: str | None = None
+    basic_auth_password_attribute: str | None = None
+    intercept_header_auth: bool | None = None
+    access_token_validity: str | None = None
+    refresh_token_validity: str | None = None
+    certificate: str | None = None
+
+    @field_validator("external_host")
+    @classmethod
+    def external_host_is_url(cls, value: Text) -> Text:
+        return _check_url(value, "external_host")
+
+    @field_validator("internal_host")
+    @classmethod
+    def internal_host_is_url(cls, value: Text | None) -> Text | None:
+        if value is None or value == "":
+            return value
+        return _check_url(value, "internal_host")
+
+    @field_validator("access_token_validity", "refresh_token_validity")
+    @classmethod
+    def validity_is_timedelta(cls, value: str | None) -> str | None:
+        if value is not None and not TIMEDELTA_PATTERN.match(value):
+            raise ValueError(
+                f"{value!r} is not a duration; write it as `hours=1` or `days=1;hours=12` "
+                f"(units: {', '.join(TIMEDELTA_UNITS)})"
+            )
+        return value
+
+    @field_validator("property_mappings")
+    @classmethod
+    def no_repeats(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("lists the same mapping twice")
+        return value
+
+    @model_validator(mode="after")
+    def mode_needs_its_fields(self) -> ProxyProviderSpec:
+        if self.mode in (None, "proxy") and not self.internal_host:
+            raise ValueError(
+                "internal_host is required in mode `proxy` (the default); "
+                "set it, or choose mode forward_single or forward_domain"
+            )
+        if self.basic_auth_enabled and not (
+            self.basic_auth_user_attribute and self.basic_auth_password_attribute
+        ):
+            raise ValueError(
+                "basic_auth_enabled needs basic_auth_user_attribute and basic_auth_password_attribute"
+            )
+        return self
+
+
+class ApplicationSpec(SpecModel):
+    """An application, its provider, and the groups that may open it."""
+
+    name: Annotated[str, Field(min_length=1)]
+    slug: str
+    provider: str | None = None
+    launch_url: Text | None = None
+    description: str | None = None
+    publisher: str | None = None
+    ui_group: str | None = None
+    policy_engine_mode: Literal["all", "any"] | None = None
+    open_in_new_tab: bool | None = None
+    access: list[str] | None = None
+
+    @field_validator("slug")
+    @classmethod
+    def slug_is_valid(cls, value: str) -> str:
+        if not SLUG_PATTERN.match(value):
+            raise ValueError(f"slug {value!r} may contain only letters, digits, - and _")
+        return value
+
+    @field_validator("launch_url")
+    @classmethod
+    def launch_url_is_url(cls, value: Text | None) -> Text | None:
+        if value is None or value == "" or isinstance(value, Secret):
+            return value
+        # authentik allows format placeholders such as https://{username}.example.com.
+        if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", value):
+            raise ValueError(f"launch_url must be a URL such as https://app.example.com, got {value!r}")
+        return value
+
+    @field_validator("access")
+    @classmethod
+    def no_repeats(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("lists the same group twice")
+        return value
+
+
+class OutpostSpec(SpecModel):
+    """Membership of providers in an existing outpost; the outpost itself is not managed."""
+
+    name: Annotated[str, Field(min_length=1)]
+    providers: list[str]
+
+    @field_validator("providers")
+    @classmethod
+    def no_repeats(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists the same provider twice")
+        return value
+
+
+class Spec(SpecModel):
+    """A whole spec file."""
+
+    version: Literal[1]
+    groups: list[GroupSpec] = []
+    scope_mappings: list[ScopeMappingSpec] = []
+    proxy_providers: list[ProxyProviderSpec] = []
+    applications: list[ApplicationSpec] = []
+    outposts: list[OutpostSpec] = []
+
+
+KIND_SECTIONS = ("groups", "scope_mappings", "proxy_providers", "applications", "outposts")

@@ -1,0 +1,159 @@
+"""The live state of an authentik instance, read with one paginated list per kind.
+
+Only the kinds a spec touches are read. Objects are kept as authentik returns
+them and indexed by the key the spec uses (name, or slug for applications and
+flows) and by primary key.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from provision.api.client import AuthentikClient
+from provision.api.releases import Release
+from provision.spec.models import Spec
+
+log = logging.getLogger("provision.state")
+
+# The managed scope mappings authentik adds to every proxy provider on save.
+PROXY_DEFAULT_MAPPINGS = frozenset(
+    {
+        "goauthentik.io/providers/oauth2/scope-openid",
+        "goauthentik.io/providers/oauth2/scope-email",
+        "goauthentik.io/providers/oauth2/scope-profile",
+        "goauthentik.io/providers/oauth2/scope-entitlements",
+        "goauthentik.io/providers/proxy/scope-proxy",
+    }
+)
+EMBEDDED_OUTPOST = "goauthentik.io/outposts/embedded"
+TARGET_CHUNK = 50
+
+
+@dataclass
+class Index:
+    """Objects of one kind by spec key and by primary key."""
+
+    key_field: str
+    by_key: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    by_pk: dict[Any, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, item: dict[str, Any], pk_field: str = "pk") -> None:
+        self.by_key.setdefault(str(item.get(self.key_field, "")), []).append(item)
+        self.by_pk[item.get(pk_field)] = item
+
+    def extend(self, items: Iterable[dict[str, Any]], pk_field: str = "pk") -> None:
+        for item in items:
+            self.add(item, pk_field)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        matches = self.by_key.get(key, [])
+        return matches[0] if matches else None
+
+    def all_named(self, key: str) -> list[dict[str, Any]]:
+        return self.by_key.get(key, [])
+
+    def name_of(self, pk: Any) -> str | None:
+        item = self.by_pk.get(pk)
+        return None if item is None else str(item.get(self.key_field))
+
+
+@dataclass
+class LiveState:
+    """What authentik holds now, as far as the spec needs it."""
+
+    release: Release
+    url: str | None = None
+    offline: bool = False
+    groups: Index = field(default_factory=lambda: Index("name"))
+    users: Index = field(default_factory=lambda: Index("username"))
+    scope_mappings: Index = field(default_factory=lambda: Index("name"))
+    proxy_providers: Index = field(default_factory=lambda: Index("name"))
+    applications: Index = field(default_factory=lambda: Index("slug"))
+    outposts: Index = field(default_factory=lambda: Index("name"))
+    flows: Index = field(default_factory=lambda: Index("slug"))
+    certificates: Index = field(default_factory=lambda: Index("name"))
+    # Policy bindings by the pk of their target application.
+    bindings: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, release: Release) -> LiveState:
+        """An authentik with nothing in it, for offline plans."""
+        return cls(release=release, offline=True)
+
+    @classmethod
+    def fetch(cls, client: AuthentikClient, spec: Spec) -> LiveState:
+        """Read every kind the spec refers to."""
+        release = client.release
+        state = cls(release=release, url=client.settings.url)
+        touches = _kinds_touched(spec)
+
+        if "groups" in touches:
+            params = {"include_users": "false"} if release.has_include_users_filter else {}
+            state.groups.extend(client.iter_list("core/groups/", params))
+        if "scope_mappings" in touches:
+            state.scope_mappings.extend(client.iter_list(release.scope_mapping_path))
+        if "proxy_providers" in touches:
+            state.proxy_providers.extend(client.iter_list("providers/proxy/"))
+        if "flows" in touches:
+            state.flows.extend(client.iter_list("flows/instances/"))
+        if "certificates" in touches:
+            params = {"include_details": "false"} if release.has_certificate_include_details else {}
+            state.certificates.extend(client.iter_list("crypto/certificatekeypairs/", params))
+        if "outposts" in touches:
+            state.outposts.extend(client.iter_list("outposts/instances/"))
+        if "applications" in touches:
+            state.applications.extend(client.iter_list("core/applications/", {"superuser_full_list": "true"}))
+            state._fetch_bindings(client, spec)
+        for username in sorted(_member_usernames(spec)):
+            state.users.extend(client.list("core/users/", {"username": username}))
+        return state
+
+    def _fetch_bindings(self, client: AuthentikClient, spec: Spec) -> None:
+        targets = []
+        for application in spec.applications:
+            live = self.applications.get(application.slug)
+            if live is not None:
+                targets.append(str(live["pk"]))
+        for start in range(0, len(targets), TARGET_CHUNK):
+            chunk = targets[start : start + TARGET_CHUNK]
+            for binding in client.iter_list("policies/bindings/", {"target_in": chunk}):
+                self.bindings.setdefault(str(binding["target"]), []).append(binding)
+
+    def embedded_outpost(self) -> dict[str, Any] | None:
+        for outpost in self.outposts.by_pk.values():
+            if outpost.get("managed") == EMBEDDED_OUTPOST:
+                return outpost
+        return None
+
+    def managed_proxy_mapping_pks(self) -> set[Any]:
+        return {
+            pk
+            for pk, mapping in self.scope_mappings.by_pk.items()
+            if mapping.get("managed") in PROXY_DEFAULT_MAPPINGS
+        }
+
+
+def _kinds_touched(spec: Spec) -> set[str]:
+    kinds: set[str] = set()
+    if spec.groups or any(app.access for app in spec.applications):
+        kinds.add("groups")
+    if spec.scope_mappings or spec.proxy_providers:
+        kinds.add("scope_mappings")
+    if spec.proxy_providers or spec.applications or spec.outposts:
+        kinds.add("proxy_providers")
+    if spec.proxy_providers:
+        kinds.add("flows")
+    if any(provider.certificate for provider in spec.proxy_providers):
+        kinds.add("certificates")
+    if spec.applications:
+        kinds.add("applications")
+    if spec.outposts:
+        kinds.add("outposts")
+    return kinds
+
+
+def _member_usernames(spec: Spec) -> set[str]:
+    return {username for group in spec.groups for username in (group.members or [])}

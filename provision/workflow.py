@@ -1,0 +1,69 @@
+"""The steps each command is made of: load, connect, read state, plan, apply.
+
+The CLI calls these by keyword and renders what they return; they print nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from provision.api.client import AuthentikClient, ConnectionSettings, is_loopback_url
+from provision.api.releases import Release, check_supported
+from provision.apply import ApplyResult, Reporter, apply_plan
+from provision.plan.build import build_plan
+from provision.plan.model import Plan
+from provision.spec import SpecFile, load_spec
+from provision.state import LiveState
+
+log = logging.getLogger("provision")
+
+# Offline plans follow the rules of the newest stable release provision was tested with.
+OFFLINE_RELEASE = Release(2026, 2)
+
+
+def validate(spec_path: Path) -> SpecFile:
+    """Check a spec without a server; raise `SpecError` listing every problem."""
+    spec_file = load_spec(spec_path)
+    build_plan(spec_file, LiveState.empty(OFFLINE_RELEASE))
+    return spec_file
+
+
+def connect(settings: ConnectionSettings) -> tuple[AuthentikClient, tuple[str, ...]]:
+    """Open a client, read the server's release and refuse unsupported ones."""
+    warnings = []
+    if settings.url.startswith("http://") and not is_loopback_url(settings.url):
+        warnings.append(
+            f"{settings.url} uses plain http, so the API token crosses the network unencrypted; use https"
+        )
+    if settings.verify is False:
+        warnings.append("TLS certificate verification is off (--insecure)")
+    client = AuthentikClient(settings)
+    warning = check_supported(client.release)
+    if warning:
+        warnings.append(warning)
+    for text in warnings:
+        log.warning(text)
+    return client, tuple(warnings)
+
+
+def plan_offline(spec_path: Path) -> tuple[SpecFile, Plan]:
+    spec_file = load_spec(spec_path)
+    return spec_file, build_plan(spec_file, LiveState.empty(OFFLINE_RELEASE))
+
+
+def plan_online(
+    spec_path: Path, settings: ConnectionSettings
+) -> tuple[SpecFile, Plan, LiveState, AuthentikClient]:
+    """Load the spec (before any request), then read the live state and diff."""
+    spec_file = load_spec(spec_path)
+    client, warnings = connect(settings)
+    state = LiveState.fetch(client, spec_file.spec)
+    plan = build_plan(spec_file, state, warnings=warnings)
+    return spec_file, plan, state, client
+
+
+def apply(
+    plan: Plan, spec_file: SpecFile, state: LiveState, client: AuthentikClient, report: Reporter
+) -> ApplyResult:
+    return apply_plan(plan, spec_file, state, client, report)
