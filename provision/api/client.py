@@ -190,7 +190,7 @@ class AuthentikClient:
                 ) from error
 
             elapsed_ms = (time.monotonic() - started) * 1000
-            log.debug(
+            log.info(
                 "%s /api/v3/%s -> %s (%.0f ms)",
                 method,
                 path.lstrip("/"),

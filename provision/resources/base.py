@@ -110,7 +110,8 @@ class ApplyContext:
         """The object called `name`: created in this apply, or read with the state."""
         if (section, name) in self.created:
             return self.created[(section, name)]
-        found = getattr(self.state, section).get(name)
+        index: Index = getattr(self.state, section)
+        found = index.get(name)
         if found is None:
             raise ProvisionError(f"{section} {name!r} disappeared from authentik while applying")
         return found

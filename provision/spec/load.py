@@ -83,7 +83,9 @@ def _data_path(loc: Iterable[int | str], data: Any) -> YamlPath:
     path: list[str | int] = []
     current = data
     for part in loc:
-        if (isinstance(current, dict) and part in current) or (isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)):
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
             current = current[part]
         elif isinstance(current, dict) and isinstance(part, str) and not path_is_union_tag(part):
             path.append(part)  # a missing key: point at it, its position falls back to the parent
