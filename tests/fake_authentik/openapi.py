@@ -133,15 +133,15 @@ def _server_quirks(components: dict[str, Any], release: Release) -> None:
         ("Outpost", "service_connection_obj"),
         ("UserGroup", "parent_name"),
         ("Group", "parent_name"),
+        # Null while unassigned, although older schemas say string (seen on a live 2024.10.5).
+        *(
+            (component, f"assigned_{kind}application_{part}")
+            for component in ("Provider", "ProxyProvider")
+            for kind in ("", "backchannel_")
+            for part in ("slug", "name")
+        ),
     ):
         _allow_null(components.get(name, {}).get("properties", {}), key)
-    # assigned_* are omitted while unassigned before the null fix (2025.8.6 / 2025.10.4 /
-    # 2025.12.2), although the schema marks them required.
-    if not assigned_fields_are_null(release):
-        for name in ("Provider", "ProxyProvider"):
-            required = components.get(name, {}).get("required")
-            if required:
-                components[name]["required"] = [r for r in required if not r.startswith("assigned_")]
 
 
 def _allow_null(properties: dict[str, Any], key: str) -> None:
@@ -153,11 +153,13 @@ def _allow_null(properties: dict[str, Any], key: str) -> None:
 
 
 def assigned_fields_are_null(release: Release) -> bool:
-    """Whether a provider's unassigned ``assigned_*`` fields are null (else omitted)."""
-    fixed_in = {(2025, 8): 6, (2025, 10): 4, (2025, 12): 2}
-    if release.series in fixed_in:
-        return release.patch >= fixed_in[release.series]
-    return release.series > (2025, 12)
+    """Whether a provider's unassigned ``assigned_*`` fields are null (else omitted).
+
+    The API notes say they were omitted before 2025.8.6 / 2025.10.4 / 2025.12.2, but
+    a live 2024.10.5 server returned them as null, as DRF does for a missing
+    relation; the later patches only fixed the schema. So they are null everywhere.
+    """
+    return True
 
 
 @functools.cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-from ..errors import ApiError, invalid, method_not_allowed
+from ..errors import ApiError, invalid
 from .base import Record, Reply, Request, Resource, paginate, same_pk
 
 RESERVED_SLUGS = ("authorize", "token", "device", "userinfo", "introspect", "revoke")
@@ -192,8 +192,10 @@ class PolicyBindings(Resource):
         if "target" not in body:
             release = self.server.release
             if release.at_least("2025.12"):
-                # A live 2025.12.4 server returned 405 here, although its code reads like a 500.
-                raise method_not_allowed(request.method)
+                # The code crashes here (target is None), and authentik 2025.12.4 answers
+                # a crash in a write with 405 and an empty body, because its error view
+                # only allows GET (seen on a live 2025.12.4 server).
+                raise ApiError(405, None)
             if release.at_least("2024.12"):
                 # validate() calls target.supported_policy_binding_targets() on None.
                 raise ApiError(500, {"detail": "Server Error (500)"})
