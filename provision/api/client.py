@@ -268,6 +268,15 @@ class AuthentikClient:
             raise NotFound(f"not found: {where}", **kwargs)
         if status == 400:
             raise ValidationFailed(f"authentik rejected {where}", **kwargs)
+        if status == 405 and method in WRITE_METHODS:
+            # authentik 2025.12.4 answers a crash in a write with 405 and an empty
+            # body, because its error view only allows GET.
+            raise ServerError(
+                f"authentik answered 405 to {where}",
+                hint="authentik answers an internal error in a write this way; "
+                "its server log has the traceback.",
+                **kwargs,
+            )
         raise ServerError(f"authentik answered {status} to {where}", **kwargs)
 
 
