@@ -15,9 +15,14 @@ from typing import Any
 
 MASK = "(sensitive)"
 
-# Secrets shorter than this are not scrubbed from free text: replacing every
-# "1" or "ab" in the output would corrupt it without protecting anything.
+# Secrets shorter than this are not scrubbed from free text at all: replacing
+# every "1" or "ab" in the output would corrupt it without protecting anything.
 _MIN_REDACTED_LENGTH = 4
+# Secrets shorter than this are scrubbed only where they stand alone (between
+# spaces, quotes or brackets), so that a password such as "admin" does not turn
+# "admins" into "***s". Longer ones are scrubbed wherever they occur.
+_MIN_SUBSTRING_LENGTH = 8
+_STANDALONE_EDGE = r"""\s"'`,:;()\[\]{}<>="""
 
 _PASSWORD_LIKE = re.compile(r"pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential", re.I)
 
@@ -41,10 +46,18 @@ class _Registry:
             if not self._values:
                 return text
             if self._pattern is None:
-                ordered = sorted(self._values, key=len, reverse=True)
-                self._pattern = re.compile("|".join(re.escape(value) for value in ordered))
+                self._pattern = self._compile()
             pattern = self._pattern
         return pattern.sub("***", text)
+
+    def _compile(self) -> re.Pattern[str]:
+        alternatives = []
+        for value in sorted(self._values, key=len, reverse=True):
+            if len(value) >= _MIN_SUBSTRING_LENGTH:
+                alternatives.append(re.escape(value))
+            else:
+                alternatives.append(rf"(?<![^{_STANDALONE_EDGE}]){re.escape(value)}(?![^{_STANDALONE_EDGE}])")
+        return re.compile("|".join(alternatives))
 
     def clear(self) -> None:
         with self._lock:

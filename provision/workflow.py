@@ -42,8 +42,6 @@ def connect(settings: ConnectionSettings) -> tuple[AuthentikClient, tuple[str, .
     warning = check_supported(client.release)
     if warning:
         warnings.append(warning)
-    for text in warnings:
-        log.warning(text)
     return client, tuple(warnings)
 
 

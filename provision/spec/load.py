@@ -83,7 +83,7 @@ def _data_path(loc: Iterable[int | str], data: Any) -> YamlPath:
     path: list[str | int] = []
     current = data
     for part in loc:
-        if isinstance(current, dict) and part in current:
+        if isinstance(current, dict) and part in current:  # noqa: SIM114 (mypy needs the int check apart)
             current = current[part]
         elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
             current = current[part]
