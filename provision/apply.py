@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from provision.api.client import AuthentikClient
 from provision.api.errors import ApiError
 from provision.errors import ProvisionError
-from provision.plan.model import Plan, ResourceChange
+from provision.ownership import OWNED_SECTIONS, Inventory, inventory_content, inventory_name
+from provision.plan.model import Action, Plan, ResourceChange
 from provision.resources import RESOURCES
 from provision.resources.base import ApplyContext
 from provision.spec.load import SpecFile
-from provision.state import LiveState
+from provision.state import Index, LiveState
 
 log = logging.getLogger("provision.apply")
 
@@ -48,27 +49,85 @@ class ApplyFailed(ProvisionError):
 def apply_plan(
     plan: Plan, spec_file: SpecFile, state: LiveState, client: AuthentikClient, report: Reporter
 ) -> ApplyResult:
-    """Send the writes of every pending change; raise `ApplyFailed` at the first rejected one."""
+    """Send the writes of every pending change; raise `ApplyFailed` at the first rejected one.
+
+    Whatever happened, the stack's inventory is saved afterwards, so objects created before a
+    failure stay owned and the next apply converges instead of duplicating them.
+    """
     result = ApplyResult()
     writes_before = client.write_count
-    ctx = ApplyContext(client=client, state=state, spec_file=spec_file, report=report)
+    inventory = state.inventory.copy() if state.inventory is not None else None
+    ctx = ApplyContext(
+        client=client,
+        state=state,
+        spec_file=spec_file,
+        report=report,
+        located=dict(plan.located),
+        inventory=inventory,
+    )
+    _forget_vanished(ctx)
     resources = {resource.section: resource for resource in RESOURCES}
-    for change in plan.pending:
-        resource = resources[change.section]
-        obj = _spec_object(spec_file, change)
-        try:
-            resource.write(change, obj, ctx)
-        except ApiError as error:
-            result.writes = client.write_count - writes_before
-            raise ApplyFailed(change, error, result) from error
-        result.applied.append(change.address)
-    result.writes = client.write_count - writes_before
+    try:
+        for change in plan.pending:
+            resource = resources[change.section]
+            try:
+                if change.action is Action.DELETE:
+                    resource.delete(change, ctx)
+                else:
+                    resource.write(change, _spec_object(spec_file, change), ctx)
+            except ApiError as error:
+                raise ApplyFailed(change, error, result) from error
+            result.applied.append(change.address)
+    finally:
+        if inventory is not None and state.inventory is not None:
+            save_inventory(client, state.inventory, inventory)
+        result.writes = client.write_count - writes_before
     return result
 
 
-def _spec_object(spec_file: SpecFile, change: ResourceChange) -> object:
+def adopt(plan: Plan, state: LiveState, client: AuthentikClient) -> int:
+    """Record the plan's adoptable objects as owned by the stack; return how many were adopted."""
+    if state.inventory is None:
+        raise ProvisionError(
+            "only a spec with a `stack` can adopt objects", hint="Add `stack: NAME` to the spec."
+        )
+    inventory = state.inventory.copy()
+    for section, key, pk in plan.adoptions:
+        inventory.record(section, key, pk)
+    save_inventory(client, state.inventory, inventory)
+    return len(plan.adoptions)
+
+
+def save_inventory(client: AuthentikClient, before: Inventory, after: Inventory) -> None:
+    """Write the stack's inventory if it changed: one request, or none."""
+    if after.context() == before.context():
+        return
+    # authentik checks "path or content must be set" against the request's own fields, so
+    # every write repeats `content` (seen on 2024.10.5 and 2025.12.4).
+    body = {"content": inventory_content(after.stack), "enabled": False, "context": after.context()}
+    if after.pk is None:
+        created = client.post("managed/blueprints/", {"name": inventory_name(after.stack), **body})
+        after.pk = created["pk"]
+    else:
+        client.patch(f"managed/blueprints/{after.pk}/", body)
+    log.info("saved the inventory of stack %s", after.stack)
+
+
+def _forget_vanished(ctx: ApplyContext) -> None:
+    """Drop owned objects that no longer exist in authentik from the inventory."""
+    if ctx.inventory is None:
+        return
+    for section in OWNED_SECTIONS:
+        if section not in ctx.state.fetched:
+            continue
+        index: Index = getattr(ctx.state, section)
+        for key, pk in list(ctx.inventory.owned[section].items()):
+            if pk not in index.by_pk:
+                ctx.inventory.forget(section, key)
+
+
+def _spec_object(spec_file: SpecFile, change: ResourceChange) -> object | None:
+    """The spec's object for a change; None for a membership the spec no longer names."""
     key = "slug" if change.section == "applications" else "name"
-    for item in getattr(spec_file.spec, change.section):
-        if getattr(item, key) == change.key:
-            return item
-    raise AssertionError(f"{change.address} is in the plan but not in the spec")
+    items: list[object] = list(getattr(spec_file.spec, change.section))
+    return next((item for item in items if getattr(item, key) == change.key), None)

@@ -19,6 +19,7 @@ from provision.api.client import ConnectionSettings
 from provision.errors import (
     EXIT_BUG,
     EXIT_DRIFT,
+    EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
     ApplyRefused,
@@ -27,6 +28,8 @@ from provision.errors import (
     UsageError,
 )
 from provision.plan.model import ResourceChange
+from provision.render.markdown import render_drift_markdown, render_plan_markdown
+from provision.render.proxy import DEFAULT_OUTPOST_URL, Flavor
 from provision.secrets import RedactingFilter, redact
 
 app = typer.Typer(
@@ -44,6 +47,7 @@ log = logging.getLogger("provision")
 class OutputFormat(enum.StrEnum):
     text = "text"
     json = "json"
+    markdown = "markdown"
 
 
 SpecArgument = Annotated[
@@ -87,7 +91,23 @@ TimeoutOption = Annotated[
 ]
 OutputOption = Annotated[
     OutputFormat,
-    typer.Option("--output", "-o", help="Output format: text for people, json for machines."),
+    typer.Option(
+        "--output",
+        "-o",
+        help="Output format: text for people, json for machines, markdown for a pull-request comment.",
+    ),
+]
+NoColorOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-color",
+        help="Plain text without colours. Colours are also off when stdout is not a terminal or NO_COLOR is set.",
+    ),
+]
+
+PruneOption = Annotated[
+    bool,
+    typer.Option("--prune", help="Also delete objects the spec's stack owns that are no longer in the spec."),
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -196,17 +216,52 @@ def main_options(
 
 @app.command()
 @handle_errors
-def validate(spec: SpecArgument) -> None:
-    """Check a spec offline: syntax, types, names and references within the file."""
+def validate(
+    specs: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="SPEC", help="Paths of the spec files (YAML, `version: 1`).", show_default=False
+        ),
+    ],
+    env_placeholders: Annotated[
+        bool,
+        typer.Option(
+            "--env-placeholders",
+            help="Use a placeholder for each !env variable that is not set (pre-commit, CI without secrets).",
+        ),
+    ] = False,
+) -> None:
+    """Check spec files offline: syntax, types, names and references within each file."""
+    from provision import hooks
+
+    with hooks.env_placeholders(specs if env_placeholders else []):
+        failed = sum(not _validate_one(spec, several=len(specs) > 1) for spec in specs)
+    if failed:
+        output.emit(f"{failed} of {len(specs)} spec files are invalid.", err=True)
+        raise typer.Exit(EXIT_ERROR)
+
+
+def _validate_one(spec: Path, *, several: bool) -> bool:
+    """Validate one file and print its summary; with several files, report a failure and go on."""
     from provision import workflow
 
-    spec_file = workflow.validate(spec)
+    try:
+        spec_file = workflow.validate(spec)
+    except ProvisionError as error:
+        if not several:
+            raise
+        problems = error.problems if isinstance(error, SpecError) else [error]
+        output.emit(f"{spec}: invalid", err=True)
+        for problem in problems:
+            output.emit(f"  {problem}".replace("\n", "\n  "), err=True)
+        return False
     counts = {
         section: len(getattr(spec_file.spec, section))
         for section in ("groups", "scope_mappings", "proxy_providers", "applications", "outposts")
     }
     summary = ", ".join(f"{count} {section.replace('_', ' ')}" for section, count in counts.items() if count)
     output.emit(f"{spec}: valid ({summary or 'no objects'}).")
+    return True
 
 
 @app.command()
@@ -225,6 +280,8 @@ def plan(
     show_unchanged: Annotated[
         bool, typer.Option("--show-unchanged", help="List objects that need no change too.")
     ] = False,
+    no_color: NoColorOption = False,
+    prune: PruneOption = False,
 ) -> None:
     """Show what apply would change, field by field. Never writes."""
     from provision import workflow
@@ -232,11 +289,15 @@ def plan(
     if offline:
         _, result = workflow.plan_offline(spec)
     else:
-        _, result, _, _ = workflow.plan_online(spec, _settings(url, token, ca_bundle, insecure, timeout))
+        settings = _settings(url, token, ca_bundle, insecure, timeout)
+        _, result, _, _ = workflow.plan_online(spec, settings, prune=prune)
     if output_format is OutputFormat.json:
         output.emit(output.render_json(output.plan_document(result)))
+    elif output_format is OutputFormat.markdown:
+        output.emit(render_plan_markdown(result))
     else:
-        output.emit(output.render_plan_text(result, show_unchanged=show_unchanged))
+        color = output.use_color(disabled=no_color)
+        output.emit(output.render_plan_text(result, show_unchanged=show_unchanged, color=color))
 
 
 @app.command()
@@ -251,12 +312,13 @@ def apply(
     ca_bundle: CaBundleOption = None,
     insecure: InsecureOption = False,
     timeout: TimeoutOption = 30.0,
+    prune: PruneOption = False,
 ) -> None:
     """Show the plan, ask for confirmation, then write the changes in dependency order."""
     from provision import workflow
 
     spec_file, result, state, client = workflow.plan_online(
-        spec, _settings(url, token, ca_bundle, insecure, timeout)
+        spec, _settings(url, token, ca_bundle, insecure, timeout), prune=prune
     )
     output.emit(output.render_plan_text(result))
     if not result.has_changes:
@@ -297,6 +359,7 @@ def drift(
     ca_bundle: CaBundleOption = None,
     insecure: InsecureOption = False,
     timeout: TimeoutOption = 30.0,
+    no_color: NoColorOption = False,
 ) -> None:
     """Compare authentik with the spec. Exit 0: no drift, 2: drift found, 1: error."""
     from provision import workflow
@@ -304,9 +367,160 @@ def drift(
     _, result, _, _ = workflow.plan_online(spec, _settings(url, token, ca_bundle, insecure, timeout))
     if output_format is OutputFormat.json:
         output.emit(output.render_json(output.drift_document(result)))
+    elif output_format is OutputFormat.markdown:
+        output.emit(render_drift_markdown(result))
     else:
-        output.emit(output.render_drift_text(result))
-    raise typer.Exit(EXIT_DRIFT if result.has_changes else EXIT_OK)
+        output.emit(output.render_drift_text(result, color=output.use_color(disabled=no_color)))
+    raise typer.Exit(EXIT_DRIFT if result.drifted else EXIT_OK)
+
+
+@app.command("import")
+@handle_errors
+def import_(
+    spec: SpecArgument,
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", help="Adopt without asking for confirmation.")
+    ] = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    ca_bundle: CaBundleOption = None,
+    insecure: InsecureOption = False,
+    timeout: TimeoutOption = 30.0,
+) -> None:
+    """Adopt existing objects that match the spec by name into its stack, after showing the diff.
+
+    Only the stack's inventory is written; run apply afterwards to change the objects themselves.
+    """
+    from provision import workflow
+
+    spec_file, result, state, client = workflow.plan_online(
+        spec, _settings(url, token, ca_bundle, insecure, timeout), adopt=True
+    )
+    output.emit(output.render_plan_text(result))
+    stack = spec_file.spec.stack
+    if not result.adoptions:
+        output.emit(
+            f"\nNothing to adopt: every existing object of the spec is already in the stack {stack!r}."
+        )
+        return
+    output.emit(f"\nThese existing objects will be adopted into the stack {stack!r}:")
+    for section, key, _ in result.adoptions:
+        output.emit(f'  {section}["{key}"]')
+    _confirm(auto_approve)
+    count = workflow.adopt(result, state, client)
+    output.emit(f"\nAdopted {count} object(s). `provision plan` shows what apply would still change.")
+
+
+@app.command()
+@handle_errors
+def export(
+    output_file: Annotated[
+        Path | None,
+        typer.Option("--output-file", "-f", help="Write the spec to this file instead of standard output."),
+    ] = None,
+    stack: Annotated[
+        str | None,
+        typer.Option(
+            "--stack", help="Put `stack: NAME` into the spec; then adopt the objects with `provision import`."
+        ),
+    ] = None,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    ca_bundle: CaBundleOption = None,
+    insecure: InsecureOption = False,
+    timeout: TimeoutOption = 30.0,
+) -> None:
+    """Write a spec of the live instance's groups, scope mappings, proxy providers, applications and outposts.
+
+    Secret-looking attribute values become `!env NAME` placeholders; their names are listed on
+    standard error.
+    """
+    from provision import workflow
+
+    exported = workflow.export(_settings(url, token, ca_bundle, insecure, timeout), stack=stack)
+    if output_file is None:
+        output.emit(exported.text)
+    else:
+        output_file.write_text(exported.text, encoding="utf-8")
+        output.emit(f"Wrote {output_file}.", err=True)
+    if exported.env_names:
+        output.emit("Set these environment variables before planning the exported spec:", err=True)
+        for name in exported.env_names:
+            output.emit(f"  {name}", err=True)
+
+
+@app.command()
+@handle_errors
+def schema() -> None:
+    """Print the spec's JSON Schema, for editors (yaml-language-server) and CI."""
+    from provision.render.schema import render_spec_schema
+
+    output.emit(render_spec_schema().rstrip("\n"))
+
+
+render_app = typer.Typer(
+    name="render",
+    help="Write the spec's objects in other formats: an authentik blueprint, reverse-proxy configuration.",
+    no_args_is_help=True,
+)
+app.add_typer(render_app)
+
+
+@render_app.command("blueprint")
+@handle_errors
+def render_blueprint(
+    spec: SpecArgument,
+    replace_lists: Annotated[
+        bool,
+        typer.Option(
+            "--replace-lists",
+            help="Include group members and outpost providers; applying then replaces those whole lists.",
+        ),
+    ] = False,
+) -> None:
+    """Print the spec as an authentik blueprint. Secrets become !Env tags, never values."""
+    from provision.render import blueprint
+    from provision.spec import load_spec
+
+    spec_file = load_spec(spec)
+    rendered = blueprint.render_blueprint(spec_file, replace_lists=replace_lists)
+    output.emit(rendered.to_yaml(spec.name).rstrip("\n"))
+
+
+@render_app.command("proxy")
+@handle_errors
+def render_proxy(
+    spec: SpecArgument,
+    provider: Annotated[
+        str, typer.Option("--provider", help="Name of a forward-auth proxy provider in the spec.")
+    ],
+    flavor: Annotated[
+        Flavor, typer.Option("--flavor", help="nginx server block, npm Advanced tab, traefik or caddy.")
+    ] = Flavor.nginx,
+    outpost_url: Annotated[
+        str, typer.Option("--outpost-url", help="The outpost as the proxy reaches it.")
+    ] = DEFAULT_OUTPOST_URL,
+    upstream: Annotated[
+        str | None,
+        typer.Option("--upstream", help="The application's address; default: the provider's internal_host."),
+    ] = None,
+    token_header: Annotated[
+        str | None,
+        typer.Option(
+            "--token-header",
+            help="Response header sent on as `Authorization: Bearer`; default: the one the "
+            "provider's ak_proxy scope mapping adds.",
+        ),
+    ] = None,
+) -> None:
+    """Print reverse-proxy configuration for a forward-auth provider of the spec."""
+    from provision.render import proxy
+    from provision.spec import load_spec
+
+    site = proxy.proxy_site(
+        load_spec(spec), provider, outpost_url=outpost_url, upstream=upstream, token_header=token_header
+    )
+    output.emit(proxy.render_proxy(site, flavor).rstrip("\n"))
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import sys
 from typing import Any
 
@@ -38,8 +39,34 @@ def emit(text: str = "", *, err: bool = False) -> None:
     typer.echo(redact(text), err=err)
 
 
-def use_color() -> bool:
-    return False
+COLORS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red"}
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def use_color(*, disabled: bool = False) -> bool:
+    """Colour only on a terminal, never with `--no-color` or a non-empty NO_COLOR (no-color.org)."""
+    if disabled or os.environ.get("NO_COLOR"):
+        return False
+    return stdout_is_terminal()
+
+
+def _paint(text: str, action: Action, color: bool) -> str:
+    if not color or action not in COLORS:
+        return text
+    return typer.style(text, fg=COLORS[action])
+
+
+def _paint_diff_line(line: str, color: bool) -> str:
+    """Colour one line of a field's listing: `+` added green, `-` removed red."""
+    stripped = line.lstrip()
+    if stripped.startswith("+") and not stripped.startswith("+++"):
+        return _paint(line, Action.CREATE, color)
+    if stripped.startswith("-") and not stripped.startswith("---"):
+        return _paint(line, Action.DELETE, color)
+    return line
 
 
 # -- values ---------------------------------------------------------------------
@@ -118,14 +145,15 @@ def plan_header(plan: Plan) -> str:
     return f"Plan against authentik {plan.release} at {plan.url}"
 
 
-def render_plan_text(plan: Plan, *, show_unchanged: bool = False) -> str:
+def render_plan_text(plan: Plan, *, show_unchanged: bool = False, color: bool = False) -> str:
+    """The plan for people; `color` adds ANSI colours (green create, yellow update, red delete)."""
     lines = [plan_header(plan), ""]
-    for change in plan.changes:
+    for change in plan.changes + (plan.orphans if plan.prune else ()):
         if change.action is Action.NOOP and not show_unchanged:
             continue
-        lines.append(f"{SYMBOLS[change.action]} {change.address} {VERBS[change.action]}")
-        for field_change in change.fields:
-            lines.extend("    " + line for line in field_lines(field_change, change.action))
+        header = f"{SYMBOLS[change.action]} {change.address} {VERBS[change.action]}"
+        lines.append(_paint(header, change.action, color))
+        lines.extend(_field_block(change, color))
     if not plan.has_changes:
         lines.append("No changes: authentik matches the spec.")
     lines.extend(_warning_lines(plan))
@@ -134,8 +162,21 @@ def render_plan_text(plan: Plan, *, show_unchanged: bool = False) -> str:
     return "\n".join(lines)
 
 
+def _field_block(change: ResourceChange, color: bool) -> list[str]:
+    return [
+        _paint_diff_line("    " + line, color)
+        for field_change in change.fields
+        for line in field_lines(field_change, change.action)
+    ]
+
+
 def _warning_lines(plan: Plan) -> list[str]:
     lines = []
+    if plan.orphans and not plan.prune:
+        lines += ["", "Owned by the stack but no longer in the spec (kept; `apply --prune` removes them):"]
+        for change in plan.orphans:
+            what = "delete" if change.action is Action.DELETE else "remove the memberships it added to"
+            lines.append(f"  - {change.address} (would {what} it)")
     if plan.deferred:
         lines += ["", "Resolved at apply time (not checked offline):"]
         lines += [f"  - {item}" for item in plan.deferred]
@@ -160,7 +201,10 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "offline": plan.offline,
         "changed": plan.has_changes,
         "summary": {action.value: plan.count(action) for action in Action},
-        "changes": [_change_document(change) for change in plan.changes],
+        "changes": [
+            _change_document(change) for change in plan.changes + (plan.orphans if plan.prune else ())
+        ],
+        "orphans": [_change_document(change) for change in plan.orphans],
         "warnings": list(plan.warnings),
         "deferred": list(plan.deferred),
     }
@@ -201,8 +245,8 @@ def _json_default(value: Any) -> Any:
 # -- drift ----------------------------------------------------------------------
 
 
-def render_drift_text(plan: Plan) -> str:
-    pending = plan.pending
+def render_drift_text(plan: Plan, *, color: bool = False) -> str:
+    pending = plan.drifted
     if not pending:
         return f"No drift: authentik {plan.release} at {plan.url} matches the spec."
     lines = [
@@ -210,18 +254,22 @@ def render_drift_text(plan: Plan) -> str:
     ]
     for change in pending:
         if change.action is Action.CREATE:
-            lines.append(f"  {change.address}: missing from authentik")
+            lines.append(_paint(f"  {change.address}: missing from authentik", change.action, color))
             continue
-        lines.append(f"  {change.address}:")
-        for field_change in change.fields:
-            lines.extend("    " + line for line in field_lines(field_change, change.action))
-    lines.extend(_warning_lines(plan))
+        if change.action is Action.DELETE:
+            message = f"  {change.address}: owned by the stack but no longer in the spec (`apply --prune` deletes it)"
+            lines.append(_paint(message, change.action, color))
+            continue
+        lines.append(_paint(f"  {change.address}:", change.action, color))
+        lines.extend(_field_block(change, color))
+    if plan.warnings:
+        lines += ["", "Warnings:", *(f"  - {warning}" for warning in plan.warnings)]
     return "\n".join(lines)
 
 
 def drift_document(plan: Plan) -> dict[str, Any]:
     document = plan_document(plan)
-    document["drifted"] = plan.has_changes
+    document["drifted"] = bool(plan.drifted)
     return document
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from provision.api.client import AuthentikClient
 from provision.api.releases import Release
+from provision.ownership import INVENTORY_PREFIX, Inventory
 from provision.spec.models import Spec
 
 log = logging.getLogger("provision.state")
@@ -77,18 +78,49 @@ class LiveState:
     certificates: Index = field(default_factory=lambda: Index("name"))
     # Policy bindings by the pk of their target application.
     bindings: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Every stack's inventory on the instance, by stack name.
+    inventories: dict[str, Inventory] = field(default_factory=dict)
+    stack: str | None = None
+    # The sections read from the server (others are empty because they were not read).
+    fetched: set[str] = field(default_factory=set)
+
+    @property
+    def inventory(self) -> Inventory | None:
+        """The spec's own inventory (empty if the stack has not been applied yet); None without a stack."""
+        if self.stack is None:
+            return None
+        return self.inventories.setdefault(self.stack, Inventory(stack=self.stack))
+
+    def owner_of(self, section: str, pk: Any) -> str | None:
+        """The stack that owns the object, if any."""
+        for stack, inventory in self.inventories.items():
+            if inventory.owns(section, pk):
+                return stack
+        return None
 
     @classmethod
-    def empty(cls, release: Release) -> LiveState:
+    def empty(cls, release: Release, stack: str | None = None) -> LiveState:
         """An authentik with nothing in it, for offline plans."""
-        return cls(release=release, offline=True)
+        return cls(release=release, offline=True, stack=stack)
 
     @classmethod
     def fetch(cls, client: AuthentikClient, spec: Spec) -> LiveState:
         """Read every kind the spec refers to."""
         release = client.release
-        state = cls(release=release, url=client.settings.url)
+        state = cls(release=release, url=client.settings.url, stack=spec.stack)
         touches = _kinds_touched(spec)
+
+        for record in client.iter_list("managed/blueprints/", {"search": INVENTORY_PREFIX.strip()}):
+            inventory = Inventory.from_instance(record)
+            if inventory is not None:
+                state.inventories[inventory.stack] = inventory
+        if state.inventory is not None and any(state.inventory.owned.values()):
+            # Objects left out of the spec may still be owned: read their kinds for prune.
+            touches |= {section for section, owned in state.inventory.owned.items() if owned}
+            if state.inventory.added_members:
+                touches.add("groups")
+        if state.inventory is not None and state.inventory.added_outpost_providers:
+            touches |= {"outposts", "proxy_providers"}
 
         if "groups" in touches:
             params = {"include_users": "false"} if release.has_include_users_filter else {}
@@ -107,18 +139,29 @@ class LiveState:
         if "applications" in touches:
             state.applications.extend(client.iter_list("core/applications/", {"superuser_full_list": "true"}))
             state._fetch_bindings(client, spec)
-        for username in sorted(_member_usernames(spec)):
+        state.fetched = touches
+        usernames = _member_usernames(spec)
+        if state.inventory is not None:
+            usernames |= {name for names in state.inventory.added_members.values() for name in names}
+        for username in sorted(usernames):
             state.users.extend(client.list("core/users/", {"username": username}))
         return state
 
     def _fetch_bindings(self, client: AuthentikClient, spec: Spec) -> None:
-        targets = []
+        targets = set()
         for application in spec.applications:
             live = self.applications.get(application.slug)
             if live is not None:
-                targets.append(str(live["pk"]))
-        for start in range(0, len(targets), TARGET_CHUNK):
-            chunk = targets[start : start + TARGET_CHUNK]
+                targets.add(str(live["pk"]))
+        if self.inventory is not None:
+            targets |= {
+                str(pk)
+                for pk in self.inventory.owned["applications"].values()
+                if pk in self.applications.by_pk
+            }
+        targets_sorted = sorted(targets)
+        for start in range(0, len(targets_sorted), TARGET_CHUNK):
+            chunk = targets_sorted[start : start + TARGET_CHUNK]
             for binding in client.iter_list("policies/bindings/", {"target_in": chunk}):
                 self.bindings.setdefault(str(binding["target"]), []).append(binding)
 

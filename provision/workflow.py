@@ -8,9 +8,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from provision import apply as apply_module
 from provision.api.client import AuthentikClient, ConnectionSettings, is_loopback_url
 from provision.api.releases import Release, check_supported
 from provision.apply import ApplyResult, Reporter, apply_plan
+from provision.errors import UsageError
+from provision.export import Exported, export_spec
 from provision.plan.build import build_plan
 from provision.plan.model import Plan
 from provision.spec import SpecFile, load_spec
@@ -51,14 +54,33 @@ def plan_offline(spec_path: Path) -> tuple[SpecFile, Plan]:
 
 
 def plan_online(
-    spec_path: Path, settings: ConnectionSettings
+    spec_path: Path, settings: ConnectionSettings, *, prune: bool = False, adopt: bool = False
 ) -> tuple[SpecFile, Plan, LiveState, AuthentikClient]:
     """Load the spec (before any request), then read the live state and diff."""
     spec_file = load_spec(spec_path)
+    if adopt and spec_file.spec.stack is None:
+        raise UsageError(
+            "import needs a spec with a `stack`",
+            hint="Add `stack: NAME` to the spec; it names the objects it owns.",
+        )
+    if prune and spec_file.spec.stack is None:
+        raise UsageError(
+            "--prune needs a spec with a `stack`",
+            hint="Add `stack: NAME` to the spec, so provision knows which objects it owns.",
+        )
     client, warnings = connect(settings)
     state = LiveState.fetch(client, spec_file.spec)
-    plan = build_plan(spec_file, state, warnings=warnings)
+    plan = build_plan(spec_file, state, warnings=warnings, prune=prune, adopt=adopt)
     return spec_file, plan, state, client
+
+
+def export(settings: ConnectionSettings, *, stack: str | None = None) -> Exported:
+    client, _ = connect(settings)
+    return export_spec(client, stack=stack)
+
+
+def adopt(plan: Plan, state: LiveState, client: AuthentikClient) -> int:
+    return apply_module.adopt(plan, state, client)
 
 
 def apply(

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from provision import cli
 from provision.api import client as client_module
+from provision.secrets import forget_all_secrets
 from tests.fake_authentik import FakeAuthentik
 
 CANARY_USERNAME = "canary-user-7f3a9c@example.com"
@@ -39,6 +40,8 @@ class ProvisionRunner:
         monkeypatch.delenv("AUTHENTIK_INSECURE", raising=False)
 
     def __call__(self, *args: str, input: str | None = None) -> Outcome:
+        # Each real invocation is a new process with an empty secret registry.
+        forget_all_secrets()
         result = CliRunner().invoke(cli.app, [str(arg) for arg in args], input=input)
         if result.exception and not isinstance(result.exception, SystemExit):
             raise result.exception

@@ -27,6 +27,7 @@ PROVIDER = f"{PREFIX} Nginx Proxy Manager"
 SLUG = f"{PREFIX}-npm"
 USERNAME = f"{PREFIX}-user"
 STANDIN_PORT = 18081
+STACK = PREFIX
 
 
 def live_spec(directory: Path) -> Path:
@@ -105,6 +106,9 @@ class LiveRun:
         user = self.first("core/users/", {"username": USERNAME})
         if user:
             self.api("DELETE", f"core/users/{user['pk']}/")
+        inventory = self.first("managed/blueprints/", {"name": f"provision: {STACK}"})
+        if inventory:
+            self.api("DELETE", f"managed/blueprints/{inventory['pk']}/")
 
     def create_user(self) -> int:
         response = self.api("POST", "core/users/", {"username": USERNAME, "name": "provision live test"})
@@ -164,3 +168,46 @@ def evaluate_mapping(run: LiveRun, user_pk: int) -> dict[str, Any]:
 
 def expected_header() -> dict[str, Any]:
     return {"ak_proxy": {"user_attributes": {"additionalHeaders": {"X-Nginx-Token": STANDIN_TOKEN}}}}
+
+
+def stack_spec(directory: Path, *, with_application: bool = True) -> Path:
+    """The live spec with a stack, optionally without its application (to prune it)."""
+    text = live_spec(directory).read_text().replace("version: 1\n", f"version: 1\nstack: {STACK}\n", 1)
+    if not with_application:
+        start = text.index("applications:")
+        end = text.index("outposts:")
+        text = text[:start] + text[end:]
+    spec = directory / ("stack.yaml" if with_application else "stack-without-app.yaml")
+    spec.write_text(text)
+    return spec
+
+
+def stack_cycle(run: LiveRun, directory: Path, writes: Any) -> None:
+    """Ownership on a real server: the inventory, a rename found by id, prune, a no-op after."""
+    full = stack_spec(directory)
+    applied = run.cli("apply", "--auto-approve", full)
+    assert applied.exit_code == 0, applied.stdout + applied.stderr
+    inventory = run.first("managed/blueprints/", {"name": f"provision: {STACK}"})
+    assert inventory is not None
+    assert inventory["enabled"] is False
+    assert set(inventory["context"]["provision"]["owned"]["applications"]) == {SLUG}
+
+    group = run.first("core/groups/", {"name": GROUP})
+    assert group is not None
+    renamed = run.api("PATCH", f"core/groups/{group['pk']}/", {"name": f"{PREFIX} renamed by hand"})
+    assert renamed.status_code == 200, renamed.text
+    drift = run.cli("drift", full)
+    assert drift.exit_code == 2
+    assert f'name: "{PREFIX} renamed by hand" -> "{GROUP}"' in drift.stdout
+    assert run.cli("apply", "--auto-approve", full).exit_code == 0
+
+    smaller = stack_spec(directory, with_application=False)
+    assert run.cli("drift", smaller).exit_code == 2
+    pruned = run.cli("apply", "--auto-approve", "--prune", smaller)
+    assert pruned.exit_code == 0, pruned.stdout + pruned.stderr
+    assert f'deleted applications["{SLUG}"]' in pruned.stdout
+    assert run.api("GET", f"core/applications/{SLUG}/").status_code == 404
+
+    before = len(writes())
+    assert run.cli("apply", "--auto-approve", "--prune", smaller).exit_code == 0
+    assert writes()[before:] == []

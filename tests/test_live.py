@@ -130,6 +130,16 @@ def run_cycle(harness: Harness, tmp_path: Path) -> None:
             harness.run.cleanup()
 
 
+def run_stack_cycle(harness: Harness, tmp_path: Path) -> None:
+    with harness.cassette("stack-cycle.yaml"):
+        harness.run.cleanup()
+        harness.run.create_user()
+        try:
+            scenario.stack_cycle(harness.run, tmp_path, harness.writes)
+        finally:
+            harness.run.cleanup()
+
+
 def run_mapping_test(
     harness: Harness, tmp_path: Path, standin: Callable[[], AbstractContextManager[Any]]
 ) -> None:
@@ -158,6 +168,13 @@ def test_live_npm_cycle(live: Harness, tmp_path: Path) -> None:
 @pytest.mark.live
 @pytest.mark.enable_socket
 @skip_without_server
+def test_live_stack_cycle(live: Harness, tmp_path: Path) -> None:
+    run_stack_cycle(live, tmp_path)
+
+
+@pytest.mark.live
+@pytest.mark.enable_socket
+@skip_without_server
 def test_live_npm_mapping_evaluated(live: Harness, tmp_path: Path) -> None:
     def standin() -> AbstractContextManager[Any]:
         return npm_standin(LIVE_CANARY_USERNAME, LIVE_CANARY_PASSWORD, scenario.STANDIN_PORT)
@@ -167,6 +184,10 @@ def test_live_npm_mapping_evaluated(live: Harness, tmp_path: Path) -> None:
 
 def test_replayed_npm_cycle(replayed: Harness, tmp_path: Path) -> None:
     run_cycle(replayed, tmp_path)
+
+
+def test_replayed_stack_cycle(replayed: Harness, tmp_path: Path) -> None:
+    run_stack_cycle(replayed, tmp_path)
 
 
 def test_replayed_npm_mapping_evaluated(replayed: Harness, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from provision.errors import SpecError
 from provision.plan.model import Plan, ResourceChange
+from provision.plan.prune import orphan_changes
 from provision.resources import RESOURCES
 from provision.resources.base import PlanContext
 from provision.secrets import Secret, is_password_like
@@ -13,9 +14,21 @@ from provision.spec.load import SpecFile
 from provision.state import LiveState
 
 
-def build_plan(spec_file: SpecFile, state: LiveState, *, warnings: tuple[str, ...] = ()) -> Plan:
-    """Diff every object of the spec against `state`; raise `SpecError` for unresolvable references."""
-    ctx = PlanContext(spec_file=spec_file, state=state)
+def build_plan(
+    spec_file: SpecFile,
+    state: LiveState,
+    *,
+    warnings: tuple[str, ...] = (),
+    prune: bool = False,
+    adopt: bool = False,
+) -> Plan:
+    """Diff every object of the spec against `state`; raise `SpecError` for unresolvable references.
+
+    With `prune`, the owned objects that left the spec are deleted by the plan; without it they
+    are listed as orphans. With `adopt`, existing objects the stack does not own are not an
+    error but listed for adoption (`provision import`).
+    """
+    ctx = PlanContext(spec_file=spec_file, state=state, adopt=adopt)
     ctx.warnings.extend(warnings)
     ctx.warnings.extend(_literal_secret_warnings(spec_file))
 
@@ -28,6 +41,7 @@ def build_plan(spec_file: SpecFile, state: LiveState, *, warnings: tuple[str, ..
 
     if ctx.problems:
         raise SpecError(ctx.problems)
+    orphans = tuple(orphan_changes(spec_file, state))
     return Plan(
         changes=tuple(changes),
         release=state.release,
@@ -35,6 +49,10 @@ def build_plan(spec_file: SpecFile, state: LiveState, *, warnings: tuple[str, ..
         offline=state.offline,
         warnings=tuple(ctx.warnings),
         deferred=tuple(sorted(ctx.deferred)),
+        orphans=orphans,
+        prune=prune,
+        adoptions=tuple(ctx.adoptions),
+        located=ctx.located,
     )
 
 

@@ -114,14 +114,29 @@ class Plan:
     offline: bool = False
     warnings: tuple[str, ...] = ()
     deferred: tuple[str, ...] = field(default=())
+    # Owned objects (or added memberships) that left the spec: deleted by `apply --prune`.
+    orphans: tuple[ResourceChange, ...] = ()
+    prune: bool = False
+    # Existing objects that `import` adopts into the stack: (section, key, primary key).
+    adoptions: tuple[tuple[str, str, Any], ...] = ()
+    # The live object found for each spec object, by (section, key); apply resolves references with it.
+    located: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict, compare=False)
 
     @property
     def pending(self) -> tuple[ResourceChange, ...]:
-        return tuple(change for change in self.changes if change.action is not Action.NOOP)
+        """The changes apply makes, in order; orphans only with prune."""
+        pending = tuple(change for change in self.changes if change.action is not Action.NOOP)
+        return pending + self.orphans if self.prune else pending
 
     @property
     def has_changes(self) -> bool:
         return bool(self.pending)
 
+    @property
+    def drifted(self) -> tuple[ResourceChange, ...]:
+        """Everything that differs from the spec, orphans included, whether or not apply prunes."""
+        return tuple(change for change in self.changes if change.action is not Action.NOOP) + self.orphans
+
     def count(self, action: Action) -> int:
-        return sum(1 for change in self.changes if change.action is action)
+        changes = self.changes + self.orphans if self.prune else self.changes
+        return sum(1 for change in changes if change.action is action)

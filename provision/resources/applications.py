@@ -29,7 +29,7 @@ class Applications(Resource):
 
     def desired(self, obj: ApplicationSpec, index: int, ctx: PlanContext) -> dict[str, Any]:
         fields = obj.model_fields_set
-        desired: dict[str, Any] = {"name": obj.name}
+        desired: dict[str, Any] = {"slug": obj.slug, "name": obj.name}
         for name in API_FIELDS:
             if name in fields and name != "name" and getattr(obj, name) is not None:
                 desired[name] = getattr(obj, name)
@@ -72,7 +72,8 @@ class Applications(Resource):
         """authentik allows one application per provider; catch a clash before any write."""
         provider = ctx.state.proxy_providers.get(obj.provider or "")
         owner = (provider or {}).get("assigned_application_slug")
-        if owner and owner != obj.slug:
+        this = ctx.located.get((self.section, obj.slug))
+        if owner and owner != obj.slug and (this is None or owner != this.get("slug")):
             ctx.problem(
                 (self.section, index, "provider"),
                 f"proxy provider {obj.provider!r} is already used by application {owner!r}",
@@ -81,6 +82,7 @@ class Applications(Resource):
 
     def observed(self, live: dict[str, Any], desired: dict[str, Any], ctx: PlanContext) -> dict[str, Any]:
         observed = {name: live.get(api_name) for name, api_name in API_FIELDS.items()}
+        observed["slug"] = live.get("slug")
         provider = live.get("provider")
         observed["provider"] = (
             None if provider is None else ctx.state.proxy_providers.name_of(provider) or f"#{provider}"
@@ -109,18 +111,24 @@ class Applications(Resource):
                 body[api_name] = reveal(getattr(obj, name))
         if "provider" in touched:
             body["provider"] = None if obj.provider is None else ctx.pk("proxy_providers", obj.provider)
+        if change.action is Action.CREATE or "slug" in touched:
+            body["slug"] = obj.slug
 
         if change.action is Action.CREATE:
-            body["slug"] = obj.slug
-            ctx.created[(self.section, obj.slug)] = ctx.client.post("core/applications/", body)
+            ctx.remember_created(self.section, obj.slug, ctx.client.post("core/applications/", body))
             ctx.report("created", change, "")
         elif body:
-            ctx.client.patch(f"core/applications/{obj.slug}/", body)
+            # The item path holds the live slug, which differs from the spec's after a rename.
+            updated = ctx.client.patch(self.item_path(change.live_id, ctx), body)
+            ctx.located[(self.section, obj.slug)] = updated
             ctx.report("updated", change, ", ".join(sorted(body)))
 
         access = change.field("access")
         if access is not None:
             self._write_access(change, access.added, access.removed, obj, ctx)
+
+    def item_path(self, live_id: Any, ctx: ApplyContext) -> str:
+        return f"core/applications/{live_id}/"
 
     def _write_access(
         self,

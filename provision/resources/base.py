@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from provision.api.client import AuthentikClient
+from provision.api.errors import NotFound
 from provision.api.releases import Release
 from provision.errors import ProvisionError, SpecProblem
+from provision.ownership import OWNED_SECTIONS, Inventory
 from provision.plan.compare import same_duration, same_expression, same_json, same_set
 from provision.plan.model import ABSENT, Action, Deferred, FieldChange, ResourceChange
 from provision.secrets import contains_secret, is_password_like
@@ -40,9 +42,14 @@ class PlanContext:
 
     spec_file: SpecFile
     state: LiveState
+    adopt: bool = False
     problems: list[SpecProblem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     deferred: set[str] = field(default_factory=set)
+    # The live object found for each spec object, by (section, key).
+    located: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # Existing objects that `import` would adopt: (section, key, primary key).
+    adoptions: list[tuple[str, str, Any]] = field(default_factory=list)
 
     @property
     def release(self) -> Release:
@@ -100,6 +107,8 @@ class ApplyContext:
     state: LiveState
     spec_file: SpecFile
     report: Callable[[str, ResourceChange, str], None]
+    located: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    inventory: Inventory | None = None
     created: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     @property
@@ -110,6 +119,8 @@ class ApplyContext:
         """The object called `name`: created in this apply, or read with the state."""
         if (section, name) in self.created:
             return self.created[(section, name)]
+        if (section, name) in self.located:
+            return self.located[(section, name)]
         index: Index = getattr(self.state, section)
         found = index.get(name)
         if found is None:
@@ -118,6 +129,12 @@ class ApplyContext:
 
     def pk(self, section: str, name: str, pk_field: str = "pk") -> Any:
         return self.live(section, name)[pk_field]
+
+    def remember_created(self, section: str, key: str, created: dict[str, Any]) -> None:
+        """Keep a new object for later references, and record it as owned by the stack."""
+        self.created[(section, key)] = created
+        if self.inventory is not None:
+            self.inventory.record(section, key, created["pk"])
 
 
 class Resource:
@@ -141,14 +158,51 @@ class Resource:
         return index
 
     def find_live(self, obj: Any, ctx: PlanContext, path: YamlPath) -> dict[str, Any] | None:
-        matches = self.index(ctx.state).all_named(self.key(obj))
+        """The live object for a spec object: by the id its stack recorded, else by name."""
+        key = self.key(obj)
+        inventory = ctx.state.inventory
+        if inventory is not None and self.section in OWNED_SECTIONS:
+            pk = inventory.owned[self.section].get(key)
+            owned = self.index(ctx.state).by_pk.get(pk) if pk is not None else None
+            if owned is not None:
+                return owned  # found by id, so a rename behind the tool's back shows as drift
+
+        matches = self.index(ctx.state).all_named(key)
         if len(matches) > 1:
             ctx.problem(
                 path,
-                f"{len(matches)} {self.section} in authentik are called {self.key(obj)!r}",
+                f"{len(matches)} {self.section} in authentik are called {key!r}",
                 "Rename or delete the duplicates in authentik, then run provision again.",
             )
-        return matches[0] if matches else None
+        live = matches[0] if matches else None
+        if live is not None and self.section in OWNED_SECTIONS:
+            self.check_owner(obj, live, ctx, path)
+        return live
+
+    def check_owner(self, obj: Any, live: dict[str, Any], ctx: PlanContext, path: YamlPath) -> None:
+        """Refuse to manage an object another stack owns, or one this stack has not adopted."""
+        key = self.key(obj)
+        owner = ctx.state.owner_of(self.section, live["pk"])
+        stack = ctx.state.stack
+        if owner is not None and owner != stack:
+            ctx.problem(
+                path,
+                f"{self.kind} {key!r} is managed by the stack {owner!r}",
+                f"Manage it from the spec of stack {owner!r}, or remove it there and run `apply --prune` first.",
+            )
+        elif owner is None and stack is not None and not self.membership_only(obj):
+            if ctx.adopt:
+                ctx.adoptions.append((self.section, key, live["pk"]))
+            else:
+                ctx.problem(
+                    path,
+                    f"{self.kind} {key!r} already exists in authentik but is not managed by the stack {stack!r}",
+                    "Review it with `provision import SPEC`, which adopts it into the stack, or rename it in the spec.",
+                )
+
+    def membership_only(self, obj: Any) -> bool:
+        """Whether the spec names the object only to add members to it (then it needs no owner)."""
+        return False
 
     def desired(self, obj: Any, index: int, ctx: PlanContext) -> dict[str, Any]:
         raise NotImplementedError
@@ -162,8 +216,10 @@ class Resource:
 
     def plan(self, obj: Any, index: int, ctx: PlanContext) -> ResourceChange:
         path: YamlPath = (self.section, index)
-        desired = self.desired(obj, index, ctx)
         live = self.find_live(obj, ctx, path)
+        if live is not None:
+            ctx.located[(self.section, self.key(obj))] = live
+        desired = self.desired(obj, index, ctx)
         if live is None:
             desired = {**desired, **self.extra_create_fields(desired, ctx)}
             fields = tuple(self.create_fields(desired))
@@ -176,7 +232,12 @@ class Resource:
         return ResourceChange(self.section, self.key(obj), action, tuple(changes), live_id=self.live_id(live))
 
     def create_fields(self, desired: dict[str, Any]) -> list[FieldChange]:
-        return [self.field_change(name, ABSENT, value) for name, value in desired.items()]
+        # The address already shows the key field (name, or slug for applications).
+        return [
+            self.field_change(name, ABSENT, value)
+            for name, value in desired.items()
+            if name != self.key_field
+        ]
 
     def live_id(self, live: dict[str, Any]) -> str | int | None:
         pk = live.get("pk")
@@ -212,6 +273,19 @@ class Resource:
 
     def write(self, change: ResourceChange, obj: Any, ctx: ApplyContext) -> None:
         raise NotImplementedError
+
+    def item_path(self, live_id: Any, ctx: ApplyContext) -> str:
+        raise NotImplementedError
+
+    def delete(self, change: ResourceChange, ctx: ApplyContext) -> None:
+        """Delete an owned object that left the spec; one already gone counts as deleted."""
+        try:
+            ctx.client.delete(self.item_path(change.live_id, ctx))
+            ctx.report("deleted", change, "")
+        except NotFound:
+            ctx.report("already gone", change, "")
+        if ctx.inventory is not None:
+            ctx.inventory.forget(self.section, change.key)
 
 
 def changed(change: ResourceChange) -> set[str]:

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from provision.plan.compare import same_json
 from provision.plan.model import ABSENT, Action, Deferred, FieldChange, ResourceChange
-from provision.resources.base import SUBSET, ApplyContext, PlanContext, Resource, changed
+from provision.resources.base import SET, ApplyContext, PlanContext, Resource, changed
 from provision.secrets import reveal
 from provision.spec.load import SpecFile
 from provision.spec.models import GroupSpec
@@ -15,7 +15,7 @@ from provision.spec.models import GroupSpec
 class Groups(Resource):
     section = "groups"
     kind = "group"
-    field_types: ClassVar[dict[str, str]] = {"parents": "set", "members": SUBSET}
+    field_types: ClassVar[dict[str, str]] = {"parents": SET, "members": SET}
 
     def spec_objects(self, spec_file: SpecFile) -> list[Any]:
         """Groups in an order where every parent in the spec comes before its children."""
@@ -39,7 +39,7 @@ class Groups(Resource):
 
     def desired(self, obj: GroupSpec, index: int, ctx: PlanContext) -> dict[str, Any]:
         fields = obj.model_fields_set
-        desired: dict[str, Any] = {}
+        desired: dict[str, Any] = {"name": obj.name}
         if "attributes" in fields:
             desired["attributes"] = obj.attributes or {}
         if "is_superuser" in fields and obj.is_superuser is not None:
@@ -56,12 +56,21 @@ class Groups(Resource):
                 ctx.reference("groups", name, ("groups", index, "parents", position), "parent group")
                 for position, name in enumerate(parents)
             ]
-        if obj.members:
+        if obj.members is not None or self._added_members(obj.name, ctx):
             desired["members"] = [
                 ctx.reference("users", username, ("groups", index, "members", position), "user")
-                for position, username in enumerate(obj.members)
+                for position, username in enumerate(obj.members or [])
             ]
         return desired
+
+    @staticmethod
+    def _added_members(group: str, ctx: PlanContext) -> list[str]:
+        """Members this stack added earlier: the only ones it may remove."""
+        inventory = ctx.state.inventory
+        return list(inventory.added_members.get(group, [])) if inventory is not None else []
+
+    def membership_only(self, obj: Any) -> bool:
+        return bool(obj.model_fields_set <= {"name", "members"})
 
     def observed(self, live: dict[str, Any], desired: dict[str, Any], ctx: PlanContext) -> dict[str, Any]:
         groups = ctx.state.groups
@@ -70,14 +79,21 @@ class Groups(Resource):
         else:
             parent_pks = [live["parent"]] if live.get("parent") else []
         member_pks = set(live.get("users") or [])
+        # Only members the spec names, or that this stack added, are compared:
+        # everyone else in the group is left alone.
+        candidates = list(desired.get("members", []))
+        candidates += [
+            name for name in self._added_members(str(desired["name"]), ctx) if name not in candidates
+        ]
         members = [
             username
-            for username in desired.get("members", [])
+            for username in candidates
             if not isinstance(username, Deferred)
             and (user := ctx.state.users.get(username)) is not None
             and user["pk"] in member_pks
         ]
         return {
+            "name": live.get("name"),
             "attributes": live.get("attributes") or {},
             "is_superuser": live.get("is_superuser", False),
             "parents": [groups.name_of(pk) or f"#{pk}" for pk in parent_pks],
@@ -110,10 +126,13 @@ class Groups(Resource):
 
     # -- applying ---------------------------------------------------------------
 
-    def write(self, change: ResourceChange, obj: GroupSpec, ctx: ApplyContext) -> None:
+    def write(self, change: ResourceChange, obj: GroupSpec | None, ctx: ApplyContext) -> None:
+        if obj is None:  # a group the spec no longer names: only undo the members this stack added
+            self.write_members(change, ctx)
+            return
         touched = {name.split(".")[0] for name in changed(change)}
         body: dict[str, Any] = {}
-        if change.action is Action.CREATE:
+        if change.action is Action.CREATE or "name" in touched:
             body["name"] = obj.name
         if "attributes" in touched:
             body["attributes"] = reveal(obj.attributes or {})
@@ -127,17 +146,27 @@ class Groups(Resource):
                 body["parent"] = parent_pks[0] if parent_pks else None
 
         if change.action is Action.CREATE:
-            created = ctx.client.post("core/groups/", body)
-            ctx.created[("groups", obj.name)] = created
+            ctx.remember_created(self.section, obj.name, ctx.client.post("core/groups/", body))
             ctx.report("created", change, "")
         elif body:
             ctx.client.patch(f"core/groups/{change.live_id}/", body)
             ctx.report("updated", change, ", ".join(sorted(body)))
 
+        self.write_members(change, ctx)
+
+    def write_members(self, change: ResourceChange, ctx: ApplyContext) -> None:
         members = change.field("members")
-        if members is not None:
-            group_pk = ctx.pk("groups", obj.name)
-            for username in members.added:
-                user_pk = ctx.pk("users", username)
-                ctx.client.post(f"core/groups/{group_pk}/add_user/", {"pk": user_pk})
-                ctx.report("added member", change, username)
+        if members is None:
+            return
+        group_pk = ctx.pk("groups", change.key)
+        for username in members.added:
+            ctx.client.post(f"core/groups/{group_pk}/add_user/", {"pk": ctx.pk("users", username)})
+            ctx.report("added member", change, username)
+        for username in members.removed:
+            ctx.client.post(f"core/groups/{group_pk}/remove_user/", {"pk": ctx.pk("users", username)})
+            ctx.report("removed member", change, username)
+        if ctx.inventory is not None:
+            ctx.inventory.note_members(change.key, members.added, members.removed)
+
+    def item_path(self, live_id: Any, ctx: ApplyContext) -> str:
+        return f"core/groups/{live_id}/"

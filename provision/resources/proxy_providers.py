@@ -40,7 +40,7 @@ class ProxyProviders(Resource):
 
     def desired(self, obj: ProxyProviderSpec, index: int, ctx: PlanContext) -> dict[str, Any]:
         fields = obj.model_fields_set
-        desired: dict[str, Any] = {}
+        desired: dict[str, Any] = {"name": obj.name}
         for name in PLAIN_FIELDS:
             if name in fields and getattr(obj, name) is not None:
                 desired[name] = getattr(obj, name)
@@ -96,7 +96,7 @@ class ProxyProviders(Resource):
 
     def observed(self, live: dict[str, Any], desired: dict[str, Any], ctx: PlanContext) -> dict[str, Any]:
         state = ctx.state
-        observed = {name: live.get(name) for name in PLAIN_FIELDS}
+        observed = {name: live.get(name) for name in ("name", *PLAIN_FIELDS)}
         for name in FLOW_FIELDS:
             pk = live.get(name)
             observed[name] = None if pk is None else state.flows.name_of(pk) or f"#{pk}"
@@ -121,7 +121,7 @@ class ProxyProviders(Resource):
     def write(self, change: ResourceChange, obj: ProxyProviderSpec, ctx: ApplyContext) -> None:
         touched = changed(change)
         body: dict[str, Any] = {}
-        if change.action is Action.CREATE:
+        if change.action is Action.CREATE or "name" in touched:
             body["name"] = obj.name
         for name in PLAIN_FIELDS:
             if name in touched:
@@ -138,7 +138,7 @@ class ProxyProviders(Resource):
             body["certificate"] = None if obj.certificate is None else ctx.pk("certificates", obj.certificate)
 
         if change.action is Action.CREATE:
-            ctx.created[(self.section, obj.name)] = ctx.client.post("providers/proxy/", body)
+            ctx.remember_created(self.section, obj.name, ctx.client.post("providers/proxy/", body))
             ctx.report("created", change, "")
             return
 
@@ -163,5 +163,8 @@ class ProxyProviders(Resource):
                 "basic_auth_password_attribute",
                 obj.basic_auth_password_attribute or live.get("basic_auth_password_attribute"),
             )
-        ctx.client.patch(f"providers/proxy/{change.live_id}/", body)
+        ctx.client.patch(self.item_path(change.live_id, ctx), body)
         ctx.report("updated", change, fields)
+
+    def item_path(self, live_id: Any, ctx: ApplyContext) -> str:
+        return f"providers/proxy/{live_id}/"

@@ -17,6 +17,7 @@ class ScopeMappings(Resource):
 
     def desired(self, obj: ScopeMappingSpec, index: int, ctx: PlanContext) -> dict[str, Any]:
         desired: dict[str, Any] = {
+            "name": obj.name,
             "scope_name": obj.scope_name,
             "expression": ctx.spec_file.expressions[obj.name],
         }
@@ -36,6 +37,7 @@ class ScopeMappings(Resource):
 
     def observed(self, live: dict[str, Any], desired: dict[str, Any], ctx: PlanContext) -> dict[str, Any]:
         return {
+            "name": live.get("name"),
             "scope_name": live.get("scope_name"),
             "expression": live.get("expression", ""),
             "description": live.get("description", ""),
@@ -56,9 +58,12 @@ class ScopeMappings(Resource):
                 for key, value in values.items()
                 if key != "description" or obj.description is not None
             }
-            ctx.created[("scope_mappings", obj.name)] = ctx.client.post(path, body)
+            ctx.remember_created(self.section, obj.name, ctx.client.post(path, body))
             ctx.report("created", change, "")
             return
         body = {key: values[key] for key in sorted(changed(change))}
-        ctx.client.patch(f"{path}{change.live_id}/", body)
+        ctx.client.patch(self.item_path(change.live_id, ctx), body)
         ctx.report("updated", change, ", ".join(sorted(body)))
+
+    def item_path(self, live_id: Any, ctx: ApplyContext) -> str:
+        return f"{ctx.release.scope_mapping_path}{live_id}/"

@@ -229,15 +229,29 @@ class OutpostSpec(SpecModel):
         return value
 
 
+STACK_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
 class Spec(SpecModel):
     """A whole spec file."""
 
     version: Literal[1]
+    stack: str | None = None
     groups: list[GroupSpec] = []
     scope_mappings: list[ScopeMappingSpec] = []
     proxy_providers: list[ProxyProviderSpec] = []
     applications: list[ApplicationSpec] = []
     outposts: list[OutpostSpec] = []
+
+    @field_validator("stack")
+    @classmethod
+    def stack_is_a_name(cls, value: str | None) -> str | None:
+        if value is not None and not STACK_PATTERN.match(value):
+            raise ValueError(
+                f"stack {value!r} must start with a letter or digit and contain only letters, "
+                "digits, '.', '-' and '_' (at most 63 characters)"
+            )
+        return value
 
 
 KIND_SECTIONS = ("groups", "scope_mappings", "proxy_providers", "applications", "outposts")

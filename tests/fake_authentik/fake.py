@@ -22,6 +22,7 @@ from .adapter import FakeAdapter
 from .errors import ApiError, method_not_allowed
 from .handlers.applications import Applications, PolicyBindings
 from .handlers.base import Record, Reply, Request, Resource, WriteSchema, same_pk
+from .handlers.blueprints import BlueprintInstances
 from .handlers.core import Groups, Users
 from .handlers.lookups import Certificates, Flows, Version
 from .handlers.mappings import AllMappings, ScopeMappings
@@ -42,6 +43,7 @@ KINDS = (
     "application",
     "policy_binding",
     "outpost",
+    "blueprint_instance",
 )
 """Store kinds, in the order derived fields are recomputed (providers before applications)."""
 
@@ -279,6 +281,7 @@ class FakeAuthentik:
             Applications(self),
             PolicyBindings(self),
             Outposts(self),
+            BlueprintInstances(self),
         ]
         for resource in resources:
             self._resources[resource.kind] = resource
