@@ -1,0 +1,1 @@
+"""Renderers that turn a spec or a plan into other formats: Markdown, blueprints, proxy configuration."""
