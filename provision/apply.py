@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from provision.api.client import AuthentikClient
 from provision.api.errors import ApiError
-from provision.errors import ProvisionError
+from provision.errors import EXIT_INTERRUPTED, ProvisionError
 from provision.ownership import OWNED_SECTIONS, Inventory, inventory_content, inventory_name
 from provision.plan.model import Action, Plan, ResourceChange
 from provision.resources import RESOURCES
@@ -46,6 +46,19 @@ class ApplyFailed(ProvisionError):
         self.result = result
 
 
+class ApplyInterrupted(ProvisionError):
+    """Ctrl-C during the writes; the message lists what was already applied."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self, change: ResourceChange, result: ApplyResult) -> None:
+        message = f"interrupted while applying {change.address}"
+        if result.applied:
+            message += f"\n  already applied: {', '.join(result.applied)}"
+        super().__init__(message, hint="Run apply again to finish; it converges without duplicates.")
+        self.result = result
+
+
 def apply_plan(
     plan: Plan, spec_file: SpecFile, state: LiveState, client: AuthentikClient, report: Reporter
 ) -> ApplyResult:
@@ -77,6 +90,8 @@ def apply_plan(
                     resource.write(change, _spec_object(spec_file, change), ctx)
             except ApiError as error:
                 raise ApplyFailed(change, error, result) from error
+            except KeyboardInterrupt:
+                raise ApplyInterrupted(change, result) from None
             result.applied.append(change.address)
     finally:
         if inventory is not None and state.inventory is not None:

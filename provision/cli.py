@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 import sys
 import tempfile
 import traceback
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from provision import __version__, output
 from provision.api.client import ConnectionSettings
@@ -30,10 +32,59 @@ from provision.errors import (
 from provision.plan.model import ResourceChange
 from provision.render.markdown import render_drift_markdown, render_plan_markdown
 from provision.render.proxy import DEFAULT_OUTPOST_URL, Flavor
-from provision.secrets import RedactingFilter, redact
+from provision.secrets import RedactingFilter, redact, register_secret
+
+
+def _click_class(name: str) -> type[Exception]:
+    """One of click's exception classes, whether typer vendors click (0.29+) or depends on it."""
+    return next(base for base in typer.BadParameter.__mro__ if base.__name__ == name)
+
+
+ClickUsageError = _click_class("UsageError")
+ClickException = _click_class("ClickException")
+
+
+class ProvisionGroup(TyperGroup):
+    """Click's group with provision's exit codes.
+
+    Click exits 2 on a usage error, which `drift` uses for "drift found"; a mistyped
+    option in a cron job must not read as drift, so usage errors exit 1 here.
+    """
+
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **kwargs)
+        except ClickUsageError as error:
+            error.exit_code = EXIT_ERROR  # type: ignore[attr-defined]
+            if not standalone_mode:
+                raise
+            error.show()  # type: ignore[attr-defined]
+            sys.exit(EXIT_ERROR)
+        except ClickException as error:
+            if not standalone_mode:
+                raise
+            error.show()  # type: ignore[attr-defined]
+            sys.exit(EXIT_ERROR)
+        except typer.Abort:
+            if not standalone_mode:
+                raise
+            output.emit("Interrupted.", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        if not standalone_mode:
+            return result
+        sys.exit(result if isinstance(result, int) else EXIT_OK)
+
 
 app = typer.Typer(
     name="provision",
+    cls=ProvisionGroup,
     help="Plan, apply and drift-check authentik configuration from a YAML spec.",
     no_args_is_help=True,
     add_completion=True,
@@ -51,7 +102,8 @@ class OutputFormat(enum.StrEnum):
 
 
 SpecArgument = Annotated[
-    Path, typer.Argument(help="Path of the spec file (YAML, `version: 1`).", show_default=False)
+    Path,
+    typer.Argument(help="Path of the spec file (YAML, `version: 1`).", show_default=False, metavar="SPEC"),
 ]
 UrlOption = Annotated[
     str | None,
@@ -156,6 +208,8 @@ def _write_crash_report() -> str:
 def _settings(
     url: str | None, token: str | None, ca_bundle: Path | None, insecure: bool, timeout: float
 ) -> ConnectionSettings:
+    if token:
+        register_secret(token)
     if not url:
         raise UsageError(
             "no authentik URL given",
@@ -211,6 +265,11 @@ def main_options(
     ] = False,
 ) -> None:
     """Plan, apply and drift-check authentik configuration from a YAML spec."""
+    # Scrub the token from every output from the start, so even a crash report of a
+    # command that never connects (validate, plan --offline) cannot hold it.
+    token = os.environ.get("AUTHENTIK_TOKEN")
+    if token:
+        register_secret(token)
     _configure_logging(verbose, quiet)
 
 
@@ -344,7 +403,10 @@ def _confirm(auto_approve: bool) -> None:
             "refusing to apply without confirmation: standard input is not a terminal",
             hint="Review the plan above, then run again with --auto-approve.",
         )
-    answer = typer.prompt("\nApply these changes? Only 'yes' is accepted", default="", show_default=False)
+    try:
+        answer = typer.prompt("\nApply these changes? Only 'yes' is accepted", default="", show_default=False)
+    except (typer.Abort, EOFError):
+        answer = ""
     if answer.strip() != "yes":
         raise ApplyRefused("apply cancelled; nothing was written")
 

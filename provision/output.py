@@ -22,6 +22,7 @@ from provision.plan.model import (
     FieldChange,
     Plan,
     ResourceChange,
+    printable,
 )
 from provision.secrets import MASK, Secret, redact
 
@@ -84,8 +85,8 @@ def show_value(value: Any) -> str:
             return MASK
         if "\n" in value:
             return f"<{value.count(chr(10)) + 1} lines>"
-        return json.dumps(value, ensure_ascii=False)
-    return json.dumps(json_value(value), ensure_ascii=False)
+        return printable(json.dumps(value, ensure_ascii=False))
+    return printable(json.dumps(json_value(value), ensure_ascii=False))
 
 
 def json_value(value: Any) -> Any:

@@ -3,7 +3,7 @@
 authentik objects have no label field, so each stack keeps an inventory in a
 blueprint instance named `provision: <stack>`. The instance is disabled and
 its blueprint has no entries, so authentik never applies it; its `context`
-holds the primary keys of the objects the stack created or adopted, and the
+contains the primary keys of the objects the stack created or adopted, and the
 memberships it added to objects it does not own (group members, outpost
 providers). A pipeline therefore needs no state file, and several stacks can
 manage different objects on one instance.
@@ -26,7 +26,7 @@ def inventory_name(stack: str) -> str:
 
 
 def inventory_content(stack: str) -> str:
-    """The blueprint text of an inventory instance: valid, empty, and never instantiated."""
+    """Build the blueprint text of an inventory instance: valid, empty, and never instantiated."""
     return (
         f"# Inventory of the provision stack {stack!r}: the objects it manages are listed\n"
         "# in this instance's context. It has no entries and stays disabled.\n"
@@ -41,7 +41,7 @@ def inventory_content(stack: str) -> str:
 
 @dataclass
 class Inventory:
-    """What one stack owns: primary keys by spec key, and the memberships it added."""
+    """One stack's inventory: primary keys by spec key, and the memberships the stack added."""
 
     stack: str
     pk: str | None = None

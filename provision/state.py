@@ -78,6 +78,9 @@ class LiveState:
     certificates: Index = field(default_factory=lambda: Index("name"))
     # Policy bindings by the pk of their target application.
     bindings: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Every property mapping and every provider, of any type: names are unique across types.
+    all_mappings: Index = field(default_factory=lambda: Index("name"))
+    all_providers: Index = field(default_factory=lambda: Index("name"))
     # Every stack's inventory on the instance, by stack name.
     inventories: dict[str, Inventory] = field(default_factory=dict)
     stack: str | None = None
@@ -129,6 +132,10 @@ class LiveState:
             state.scope_mappings.extend(client.iter_list(release.scope_mapping_path))
         if "proxy_providers" in touches:
             state.proxy_providers.extend(client.iter_list("providers/proxy/"))
+        if spec.proxy_providers:
+            state.all_providers.extend(client.iter_list("providers/all/"))
+        if spec.scope_mappings:
+            state.all_mappings.extend(client.iter_list("propertymappings/all/"))
         if "flows" in touches:
             state.flows.extend(client.iter_list("flows/instances/"))
         if "certificates" in touches:

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 from provision import __version__
 from provision.api.errors import (
@@ -100,6 +101,9 @@ class AuthentikClient:
             }
         )
         self.session.verify = settings.verify
+        if settings.verify is False:
+            # The CLI warns once that verification is off; urllib3 would warn on every request.
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self.read_count = 0
         self.write_count = 0
         self._answered_once = False
@@ -143,7 +147,16 @@ class AuthentikClient:
         while True:
             query["page"] = page
             answer = self.get(path, params=query)
-            yield from answer.get("results", [])
+            results = answer.get("results")
+            if not isinstance(results, list):
+                raise ConnectionFailed(
+                    f"{self.base_url} did not answer like authentik's API (GET /api/v3/{path} has no result list)",
+                    method="GET",
+                    path=path,
+                    hint="Check the URL: it must reach authentik's server.",
+                )
+            log.debug("read page %d of %s: %d objects", page, path, len(results))
+            yield from results
             next_page = (answer.get("pagination") or {}).get("next", 0)
             # authentik marks the last page with next == 0 rather than null.
             if not next_page or next_page <= page:
@@ -170,14 +183,16 @@ class AuthentikClient:
                     data=None if body is None else json.dumps(body),
                     headers={"Content-Type": "application/json"} if body is not None else None,
                     timeout=self.settings.timeout,
+                    # Passed per request: requests lets REQUESTS_CA_BUNDLE and
+                    # CURL_CA_BUNDLE override the session's `verify`, which would
+                    # silently undo --insecure and --ca-bundle.
+                    verify=self.settings.verify,
+                    # A redirect means a wrong URL (http to https, a login page);
+                    # following it would turn a write into a GET.
+                    allow_redirects=False,
                 )
             except requests.exceptions.SSLError as error:
-                raise ConnectionFailed(
-                    f"TLS verification failed for {self.base_url}",
-                    method=method,
-                    path=path,
-                    hint="Pass --ca-bundle with your CA's certificate, or --insecure to skip verification.",
-                ) from error
+                raise self._tls_error(error, method, path) from error
             except (requests.ConnectionError, requests.Timeout) as error:
                 if attempt < attempts:
                     self._wait_before_retry(method, path, attempt, attempts, type(error).__name__, None)
@@ -211,6 +226,33 @@ class AuthentikClient:
             return self._decode(method, path, response)
         raise AssertionError("unreachable: the loop returns or raises")
 
+    def _tls_error(self, error: requests.exceptions.SSLError, method: str, path: str) -> ConnectionFailed:
+        text = str(error).lower()
+        if (
+            "wrong version number" in text
+            or "record layer failure" in text
+            or "packet length too long" in text
+        ):
+            return ConnectionFailed(
+                f"{self.base_url} does not speak TLS",
+                method=method,
+                path=path,
+                hint="The server answers plain HTTP on this port; use an http:// URL (only on a trusted network).",
+            )
+        if self.settings.verify is False:
+            return ConnectionFailed(
+                f"TLS handshake with {self.base_url} failed",
+                method=method,
+                path=path,
+                hint="Check the URL and port.",
+            )
+        return ConnectionFailed(
+            f"TLS verification failed for {self.base_url}",
+            method=method,
+            path=path,
+            hint="Pass --ca-bundle with your CA's certificate, or --insecure to skip verification.",
+        )
+
     def _count(self, method: str) -> None:
         if method in WRITE_METHODS:
             self.write_count += 1
@@ -242,16 +284,34 @@ class AuthentikClient:
 
     def _decode(self, method: str, path: str, response: requests.Response) -> Any:
         status = response.status_code
+        is_json = True
         try:
             body = response.json() if response.content else None
         except ValueError:
+            is_json = False
             body = response.text[:500]
         first_answer = not self._answered_once
         self._answered_once = True
+        where = f"{method} /api/v3/{path.lstrip('/')}"
+        if 300 <= status < 400:
+            raise ConnectionFailed(
+                f"{where} was redirected ({status}) to {response.headers.get('Location', 'another address')}",
+                method=method,
+                path=path,
+                status=status,
+                hint="Give authentik's own base URL, with the scheme (http or https) it serves.",
+            )
         if 200 <= status < 300:
+            if not is_json or (method == "GET" and not isinstance(body, dict)):
+                raise ConnectionFailed(
+                    f"{self.base_url} did not answer like authentik's API ({where} returned no JSON object)",
+                    method=method,
+                    path=path,
+                    status=status,
+                    hint="Check the URL and port: it must reach authentik's server, not a health check or login page.",
+                )
             return body
 
-        where = f"{method} /api/v3/{path.lstrip('/')}"
         kwargs: dict[str, Any] = {"method": method, "path": path, "status": status, "body": body}
         if status == 403:
             if first_answer:
@@ -261,9 +321,11 @@ class AuthentikClient:
                     "(intent `api`) for a user with admin rights and set AUTHENTIK_TOKEN.",
                     **kwargs,
                 )
-            error = PermissionDenied(f"permission denied: {where}", **kwargs)
-            error.hint = "Give the token's user the permission named above, or use an admin's token."
-            raise error
+            raise PermissionDenied(
+                f"permission denied: {where}",
+                hint="The token's user lacks a permission for this request; grant it, or use an admin's token.",
+                **kwargs,
+            )
         if status == 404:
             raise NotFound(f"not found: {where}", **kwargs)
         if status == 400:

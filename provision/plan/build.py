@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from provision.errors import SpecError
@@ -12,6 +13,8 @@ from provision.resources.base import PlanContext
 from provision.secrets import Secret, is_password_like
 from provision.spec.load import SpecFile
 from provision.state import LiveState
+
+log = logging.getLogger("provision.plan")
 
 
 def build_plan(
@@ -37,7 +40,11 @@ def build_plan(
         in_file_order = list(getattr(spec_file.spec, resource.section))
         for obj in resource.spec_objects(spec_file):
             index = next(position for position, item in enumerate(in_file_order) if item is obj)
-            changes.append(resource.plan(obj, index, ctx))
+            change = resource.plan(obj, index, ctx)
+            log.debug(
+                "%s: %s (%s)", change.address, change.action, ", ".join(f.field for f in change.fields) or "-"
+            )
+            changes.append(change)
 
     if ctx.problems:
         raise SpecError(ctx.problems)

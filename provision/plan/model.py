@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import enum
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 from provision.api.releases import Release
 from provision.secrets import MASK
+
+
+def printable(text: str) -> str:
+    """Escape control and format characters (such as right-to-left overrides) so a plan shows what a name really holds."""
+    return "".join(
+        f"\\u{ord(char):04x}" if unicodedata.category(char) in _HIDDEN_CATEGORIES else char for char in text
+    )
+
+
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
 
 
 class _Absent:
@@ -98,7 +109,7 @@ class ResourceChange:
 
     @property
     def address(self) -> str:
-        return f'{self.section}["{self.key}"]'
+        return f'{self.section}["{printable(self.key)}"]'
 
     def field(self, name: str) -> FieldChange | None:
         return next((change for change in self.fields if change.field == name), None)

@@ -51,6 +51,13 @@ class Applications(Resource):
                     "proxy provider",
                 )
                 self._check_provider_free(obj, index, ctx)
+                first = ctx.claimed_providers.setdefault(obj.provider, obj.slug)
+                if first != obj.slug:
+                    ctx.problem(
+                        (self.section, index, "provider"),
+                        f"proxy provider {obj.provider!r} is also the provider of application {first!r} in this spec",
+                        "authentik allows one application per provider; give each application its own provider.",
+                    )
 
         if obj.access is None:
             ctx.warnings.append(

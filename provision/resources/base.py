@@ -48,6 +48,8 @@ class PlanContext:
     deferred: set[str] = field(default_factory=set)
     # The live object found for each spec object, by (section, key).
     located: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # Proxy providers already given to an application of the spec: provider name -> slug.
+    claimed_providers: dict[str, str] = field(default_factory=dict)
     # Existing objects that `import` would adopt: (section, key, primary key).
     adoptions: list[tuple[str, str, Any]] = field(default_factory=list)
 
@@ -203,6 +205,19 @@ class Resource:
     def membership_only(self, obj: Any) -> bool:
         """Whether the spec names the object only to add members to it (then it needs no owner)."""
         return False
+
+    def check_name_free(
+        self, obj: Any, ctx: PlanContext, path: YamlPath, all_of_type: Index, what: str
+    ) -> None:
+        """A new object's name must not be taken by an object of another type that shares the namespace."""
+        taken = all_of_type.get(self.key(obj))
+        if taken is not None:
+            other = taken.get("verbose_name") or taken.get("meta_model_name") or "another type"
+            ctx.problem(
+                (*path, "name"),
+                f"the name {self.key(obj)!r} is already used by a {other} in authentik",
+                f"authentik requires {what} names to be unique across all types; choose another name.",
+            )
 
     def desired(self, obj: Any, index: int, ctx: PlanContext) -> dict[str, Any]:
         raise NotImplementedError

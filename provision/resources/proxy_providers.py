@@ -84,6 +84,12 @@ class ProxyProviders(Resource):
             )
         return desired
 
+    def find_live(self, obj: Any, ctx: PlanContext, path: tuple[Any, ...]) -> dict[str, Any] | None:
+        live = super().find_live(obj, ctx, path)
+        if live is None:
+            self.check_name_free(obj, ctx, path, ctx.state.all_providers, "provider")
+        return live
+
     def extra_create_fields(self, desired: dict[str, Any], ctx: PlanContext) -> dict[str, Any]:
         # authentik 2024.10 and later reject a provider without an invalidation flow.
         if ctx.release.has_invalidation_flow and "invalidation_flow" not in desired:

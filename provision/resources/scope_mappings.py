@@ -27,6 +27,8 @@ class ScopeMappings(Resource):
 
     def find_live(self, obj: Any, ctx: PlanContext, path: tuple[Any, ...]) -> dict[str, Any] | None:
         live = super().find_live(obj, ctx, path)
+        if live is None:
+            self.check_name_free(obj, ctx, path, ctx.state.all_mappings, "property mapping")
         if live is not None and live.get("managed"):
             ctx.problem(
                 path,

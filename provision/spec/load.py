@@ -12,7 +12,13 @@ from pydantic import BaseModel, ValidationError
 
 from provision.errors import SpecError, SpecProblem
 from provision.secrets import Secret
-from provision.spec.loader import LoadedDocument, YamlPath, load_document
+from provision.spec.loader import (
+    LoadedDocument,
+    YamlPath,
+    load_document,
+    read_bounded_text,
+    read_error_reason,
+)
 from provision.spec.models import Spec
 
 _TYPE_NAMES = {
@@ -174,7 +180,7 @@ def _read_expressions(spec: Spec, document: LoadedDocument) -> dict[str, str | S
         assert mapping.expression_file is not None
         target = document.file.parent / mapping.expression_file
         try:
-            expressions[mapping.name] = target.read_text(encoding="utf-8")
+            expressions[mapping.name] = read_bounded_text(target)
         except FileNotFoundError:
             problems.append(
                 document.problem(
@@ -183,11 +189,11 @@ def _read_expressions(spec: Spec, document: LoadedDocument) -> dict[str, str | S
                     "The path is relative to the spec file.",
                 )
             )
-        except (OSError, UnicodeDecodeError) as error:
+        except (OSError, ValueError) as error:
             problems.append(
                 document.problem(
                     ("scope_mappings", index, "expression_file"),
-                    f"cannot read expression file {mapping.expression_file}: {error.__class__.__name__}",
+                    f"cannot read expression file {mapping.expression_file}: {read_error_reason(error)}",
                 )
             )
     if problems:

@@ -8,10 +8,11 @@ out of the spec is never compared or sent (pydantic's `model_fields_set`).
 from __future__ import annotations
 
 import datetime
+import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from provision.secrets import Secret
 
@@ -22,6 +23,17 @@ SLUG_PATTERN = re.compile(r"^[-a-zA-Z0-9_]+$")
 TIMEDELTA_UNITS = ("weeks", "days", "hours", "minutes", "seconds", "milliseconds", "microseconds")
 _TIMEDELTA_PART = r"(?:{units})\s*=\s*\d+(?:\.\d+)?\s*".format(units="|".join(TIMEDELTA_UNITS))
 TIMEDELTA_PATTERN = re.compile(rf"^\s*{_TIMEDELTA_PART}(?:;\s*{_TIMEDELTA_PART})*;?\s*$")
+
+
+def _no_outer_spaces(value: str) -> str:
+    if value != value.strip():
+        raise ValueError(f"{value!r} starts or ends with whitespace, which authentik removes; remove it")
+    return value
+
+
+# A name or a reference by name: authentik trims whitespace around names, so a name
+# with outer spaces would never match what authentik stores.
+Name = Annotated[str, Field(min_length=1), AfterValidator(_no_outer_spaces)]
 
 
 class SpecModel(BaseModel):
@@ -36,8 +48,8 @@ class SpecModel(BaseModel):
 
 def _check_json(value: Any, path: str = "") -> None:
     if value is None or isinstance(value, str | bool | int | float | Secret):
-        if isinstance(value, float) and value != value:
-            raise ValueError(f"{path or 'value'}: NaN is not valid JSON")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{path or 'value'}: {value} is not valid JSON; quote it to keep it as text")
         return
     if isinstance(value, list):
         for index, item in enumerate(value):
@@ -63,11 +75,11 @@ def _check_url(value: Text, field: str) -> Text:
 class GroupSpec(SpecModel):
     """A group, its attributes and the members the spec adds to it."""
 
-    name: Annotated[str, Field(min_length=1)]
+    name: Name
     attributes: dict[str, Any] | None = None
     is_superuser: bool | None = None
-    parents: list[str] | None = None
-    members: list[str] | None = None
+    parents: list[Name] | None = None
+    members: list[Name] | None = None
 
     @field_validator("attributes")
     @classmethod
@@ -87,8 +99,8 @@ class GroupSpec(SpecModel):
 class ScopeMappingSpec(SpecModel):
     """A scope mapping: Python run by authentik, returning claims under one scope name."""
 
-    name: Annotated[str, Field(min_length=1)]
-    scope_name: Annotated[str, Field(min_length=1)]
+    name: Name
+    scope_name: Name
     expression: Text | None = None
     expression_file: str | None = None
     description: str | None = None
@@ -113,23 +125,23 @@ ProxyMode = Literal["proxy", "forward_single", "forward_domain"]
 class ProxyProviderSpec(SpecModel):
     """A proxy provider, in reverse-proxy or forward-auth mode."""
 
-    name: Annotated[str, Field(min_length=1)]
+    name: Name
     mode: ProxyMode | None = None
     external_host: Text
     internal_host: Text | None = None
     internal_host_ssl_validation: bool | None = None
     cookie_domain: str | None = None
     skip_path_regex: str | None = None
-    authorization_flow: str
-    invalidation_flow: str | None = None
-    property_mappings: list[str] | None = None
+    authorization_flow: Name
+    invalidation_flow: Name | None = None
+    property_mappings: list[Name] | None = None
     basic_auth_enabled: bool | None = None
     basic_auth_user_attribute: str | None = None
     basic_auth_password_attribute: str | None = None
     intercept_header_auth: bool | None = None
     access_token_validity: str | None = None
     refresh_token_validity: str | None = None
-    certificate: str | None = None
+    certificate: Name | None = None
 
     @field_validator("external_host")
     @classmethod
@@ -179,16 +191,16 @@ class ProxyProviderSpec(SpecModel):
 class ApplicationSpec(SpecModel):
     """An application, its provider, and the groups that may open it."""
 
-    name: Annotated[str, Field(min_length=1)]
+    name: Name
     slug: str
-    provider: str | None = None
+    provider: Name | None = None
     launch_url: Text | None = None
     description: str | None = None
     publisher: str | None = None
     ui_group: str | None = None
     policy_engine_mode: Literal["all", "any"] | None = None
     open_in_new_tab: bool | None = None
-    access: list[str] | None = None
+    access: list[Name] | None = None
 
     @field_validator("slug")
     @classmethod
@@ -218,8 +230,8 @@ class ApplicationSpec(SpecModel):
 class OutpostSpec(SpecModel):
     """Membership of providers in an existing outpost; the outpost itself is not managed."""
 
-    name: Annotated[str, Field(min_length=1)]
-    providers: list[str]
+    name: Name
+    providers: list[Name]
 
     @field_validator("providers")
     @classmethod
@@ -237,6 +249,15 @@ class Spec(SpecModel):
 
     version: Literal[1]
     stack: str | None = None
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def version_is_integer(cls, value: Any) -> Any:
+        # `Literal[1]` alone accepts True and 1.0, which equal 1 in Python.
+        if isinstance(value, bool | float):
+            raise ValueError(f"version must be the integer 1, got {value!r}")
+        return value
+
     groups: list[GroupSpec] = []
     scope_mappings: list[ScopeMappingSpec] = []
     proxy_providers: list[ProxyProviderSpec] = []

@@ -27,7 +27,7 @@ from .handlers.core import Groups, Users
 from .handlers.lookups import Certificates, Flows, Version
 from .handlers.mappings import AllMappings, ScopeMappings
 from .handlers.outposts import Outposts
-from .handlers.providers import ProxyProviders
+from .handlers.providers import AllProviders, ProxyProviders
 from .openapi import API_PREFIX, Route, relative_path, validator_for
 from .schemas import Release, load_schema, resolve
 from .seed import seed
@@ -286,7 +286,7 @@ class FakeAuthentik:
         for resource in resources:
             self._resources[resource.kind] = resource
         paths = self.schema["paths"]
-        for resource in [*resources, AllMappings(self), Version(self)]:
+        for resource in [*resources, AllMappings(self), AllProviders(self), Version(self)]:
             for (template, method), handler in resource.routes().items():
                 # Routes only where this release has the operation: the rest 404/405.
                 if method.lower() in paths.get(template, {}):

@@ -200,3 +200,15 @@ def assign(record: Record, prefix: str, app: Record | None, release: Any) -> Non
             record[key] = None
         else:
             record.pop(key, None)
+
+
+class AllProviders(Resource):
+    """``providers/all/``: every provider type; the fake only stores proxy providers."""
+
+    kind = "proxy_provider"
+    model = "Provider"
+    component = "Provider"
+    collection = ("/providers/all/",)
+
+    def routes(self) -> dict[tuple[str, str], Any]:
+        return {("/providers/all/", "GET"): self.list}
