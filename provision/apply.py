@@ -1,10 +1,11 @@
-"""Carry out a plan: one kind after another in dependency order, stopping at the first failure."""
+"""Carry out a plan: stage by stage in dependency order, with bounded parallel writes in a stage."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
 
 from provision.api.client import AuthentikClient
 from provision.api.errors import ApiError
@@ -23,25 +24,28 @@ Reporter = Callable[[str, ResourceChange, str], None]
 
 @dataclass
 class ApplyResult:
-    """What an apply did."""
+    """What an apply did: the objects applied, those that failed (with authentik's message), and those skipped."""
 
     applied: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
     writes: int = 0
+
+    def summary(self) -> str:
+        lines = [f"applied: {', '.join(self.applied) or 'nothing'}"]
+        lines += [f"failed: {address}: {message}" for address, message in self.failed]
+        if self.skipped:
+            lines.append(f"skipped (they depend on a failed object): {', '.join(self.skipped)}")
+        return "\n  ".join(lines)
 
 
 class ApplyFailed(ProvisionError):
-    """A write failed; the message names the object and the server's answer."""
+    """A write failed; the message names the object, authentik's answer and what was applied."""
 
-    def __init__(self, change: ResourceChange, error: ApiError, result: ApplyResult) -> None:
-        details = error.server_message
-        message = f"{change.address}: {error.message}"
-        if details:
-            message += f"\n  authentik said: {details}"
-        if result.applied:
-            message += f"\n  already applied: {', '.join(result.applied)}"
+    def __init__(self, result: ApplyResult, hint: str | None) -> None:
         super().__init__(
-            message,
-            hint=error.hint or "Fix the value in the spec and run apply again; it converges.",
+            f"apply did not finish\n  {result.summary()}",
+            hint=hint or "Fix the cause and run apply again; it converges without duplicates.",
         )
         self.result = result
 
@@ -51,21 +55,32 @@ class ApplyInterrupted(ProvisionError):
 
     exit_code = EXIT_INTERRUPTED
 
-    def __init__(self, change: ResourceChange, result: ApplyResult) -> None:
-        message = f"interrupted while applying {change.address}"
-        if result.applied:
-            message += f"\n  already applied: {', '.join(result.applied)}"
-        super().__init__(message, hint="Run apply again to finish; it converges without duplicates.")
+    def __init__(self, result: ApplyResult) -> None:
+        super().__init__(
+            f"interrupted\n  {result.summary()}",
+            hint="Run apply again to finish; it converges without duplicates.",
+        )
         self.result = result
 
 
 def apply_plan(
-    plan: Plan, spec_file: SpecFile, state: LiveState, client: AuthentikClient, report: Reporter
+    plan: Plan,
+    spec_file: SpecFile,
+    state: LiveState,
+    client: AuthentikClient,
+    report: Reporter,
+    *,
+    parallelism: int = 1,
+    continue_on_error: bool = False,
 ) -> ApplyResult:
-    """Send the writes of every pending change; raise `ApplyFailed` at the first rejected one.
+    """Send the writes of every pending change, stage by stage in dependency order.
 
-    Whatever happened, the stack's inventory is saved afterwards, so objects created before a
-    failure stay owned and the next apply converges instead of duplicating them.
+    Changes within a stage run concurrently, up to `parallelism` at a time, and their
+    reports are printed in plan order. The first failure stops the apply after the
+    stage's running writes finish; with `continue_on_error` only the failed object's
+    dependents are skipped. Whatever happened, the stack's inventory is saved
+    afterwards, so objects created before a failure stay owned and the next apply
+    converges instead of duplicating them.
     """
     result = ApplyResult()
     writes_before = client.write_count
@@ -79,25 +94,167 @@ def apply_plan(
         inventory=inventory,
     )
     _forget_vanished(ctx)
-    resources = {resource.section: resource for resource in RESOURCES}
+    blocked: set[str] = set()
+    hint: str | None = None
     try:
-        for change in plan.pending:
-            resource = resources[change.section]
-            try:
-                if change.action is Action.DELETE:
-                    resource.delete(change, ctx)
+        for stage in apply_stages(plan, spec_file):
+            runnable = []
+            for change in stage:
+                if change.address in blocked:
+                    result.skipped.append(change.address)
                 else:
-                    resource.write(change, _spec_object(spec_file, change), ctx)
-            except ApiError as error:
-                raise ApplyFailed(change, error, result) from error
-            except KeyboardInterrupt:
-                raise ApplyInterrupted(change, result) from None
-            result.applied.append(change.address)
+                    runnable.append(change)
+            for change, error in _run_stage(runnable, spec_file, ctx, parallelism, result):
+                result.failed.append((change.address, _error_text(error)))
+                hint = hint or error.hint
+                blocked |= dependents(spec_file, change)
+            if result.failed and not continue_on_error:
+                break
+    except KeyboardInterrupt:
+        raise ApplyInterrupted(result) from None
     finally:
         if inventory is not None and state.inventory is not None:
             save_inventory(client, state.inventory, inventory)
         result.writes = client.write_count - writes_before
+    if result.failed:
+        raise ApplyFailed(result, hint)
     return result
+
+
+def _run_stage(
+    changes: list[ResourceChange],
+    spec_file: SpecFile,
+    ctx: ApplyContext,
+    parallelism: int,
+    result: ApplyResult,
+) -> list[tuple[ResourceChange, ApiError | ProvisionError]]:
+    """Apply one stage; print each change's reports in plan order; return the failures."""
+    resources = {resource.section: resource for resource in RESOURCES}
+    buffers: dict[int, list[tuple[str, ResourceChange, str]]] = {index: [] for index in range(len(changes))}
+    outcomes: dict[int, ApiError | ProvisionError | None] = {}
+    printed = 0
+
+    def work(index: int, change: ResourceChange) -> ApiError | ProvisionError | None:
+        local = replace(ctx, report=lambda verb, item, detail: buffers[index].append((verb, item, detail)))
+        try:
+            if change.action is Action.DELETE:
+                resources[change.section].delete(change, local)
+            else:
+                resources[change.section].write(change, _spec_object(spec_file, change), local)
+        except (ApiError, ProvisionError) as error:
+            return error
+        return None
+
+    def flush() -> None:
+        nonlocal printed
+        while printed in outcomes:
+            for verb, item, detail in buffers[printed]:
+                ctx.report(verb, item, detail)
+            if outcomes[printed] is None:
+                result.applied.append(changes[printed].address)
+            printed += 1
+
+    if parallelism <= 1 or len(changes) <= 1:
+        for index, change in enumerate(changes):
+            outcomes[index] = work(index, change)
+            flush()
+            if outcomes[index] is not None:
+                break  # sequential: nothing after a failure in this stage
+    else:
+        with ThreadPoolExecutor(max_workers=parallelism) as pool:
+            futures = {pool.submit(work, index, change): index for index, change in enumerate(changes)}
+            for future in as_completed(futures):
+                outcomes[futures[future]] = future.result()
+                flush()
+    return [(changes[index], error) for index, error in sorted(outcomes.items()) if error is not None]
+
+
+def _error_text(error: ApiError | ProvisionError) -> str:
+    if isinstance(error, ApiError) and error.server_message:
+        return f"{error.message} (authentik said: {error.server_message})"
+    return error.message
+
+
+def apply_stages(plan: Plan, spec_file: SpecFile) -> list[list[ResourceChange]]:
+    """Group the pending changes into stages whose changes do not depend on each other.
+
+    Groups come first, parents a stage before their children, with scope mappings in
+    the first stage; then proxy providers, applications with their access, outposts,
+    memberships that left the spec, and deletes in reverse dependency order.
+    """
+    depth = _group_depths(spec_file)
+    group_levels = max(depth.values(), default=0) + 1
+    after_groups = {"proxy_providers": 0, "applications": 1, "outposts": 2}
+    delete_order = {"applications": 0, "proxy_providers": 1, "scope_mappings": 2, "groups": 3}
+    stages: dict[int, list[ResourceChange]] = {}
+    for change in plan.pending:
+        if change.action is Action.DELETE:
+            key = group_levels + 4 + delete_order[change.section]
+        elif change.key not in _spec_keys(spec_file, change.section):
+            key = group_levels + 3  # memberships of objects the spec no longer names
+        elif change.section == "groups":
+            key = depth.get(change.key, 0)
+        elif change.section == "scope_mappings":
+            key = 0
+        else:
+            key = group_levels + after_groups[change.section]
+        stages.setdefault(key, []).append(change)
+    return [stages[key] for key in sorted(stages)]
+
+
+def dependents(spec_file: SpecFile, change: ResourceChange) -> set[str]:
+    """The addresses of every spec object that refers, directly or not, to the changed object."""
+    spec = spec_file.spec
+    edges: dict[str, set[str]] = {}
+
+    def add(source: str, target: str) -> None:
+        edges.setdefault(target, set()).add(source)
+
+    for group in spec.groups:
+        for parent in group.parents or []:
+            add(f'groups["{group.name}"]', f'groups["{parent}"]')
+    for provider in spec.proxy_providers:
+        for mapping in provider.property_mappings or []:
+            add(f'proxy_providers["{provider.name}"]', f'scope_mappings["{mapping}"]')
+    for application in spec.applications:
+        if application.provider:
+            add(f'applications["{application.slug}"]', f'proxy_providers["{application.provider}"]')
+        for group_name in application.access or []:
+            add(f'applications["{application.slug}"]', f'groups["{group_name}"]')
+    for outpost in spec.outposts:
+        for provider_name in outpost.providers:
+            add(f'outposts["{outpost.name}"]', f'proxy_providers["{provider_name}"]')
+
+    found: set[str] = set()
+    pending = [change.address]
+    while pending:
+        for source in edges.get(pending.pop(), set()):
+            if source not in found:
+                found.add(source)
+                pending.append(source)
+    return found
+
+
+def _group_depths(spec_file: SpecFile) -> dict[str, int]:
+    parents = {group.name: list(group.parents or []) for group in spec_file.spec.groups}
+    depths: dict[str, int] = {}
+
+    def depth(name: str, seen: frozenset[str]) -> int:
+        if name in depths:
+            return depths[name]
+        inside = [parent for parent in parents.get(name, []) if parent in parents and parent not in seen]
+        value = 1 + max((depth(parent, seen | {name}) for parent in inside), default=-1)
+        depths[name] = value
+        return value
+
+    for name in parents:
+        depth(name, frozenset())
+    return depths
+
+
+def _spec_keys(spec_file: SpecFile, section: str) -> set[str]:
+    key = "slug" if section == "applications" else "name"
+    return {str(getattr(item, key)) for item in getattr(spec_file.spec, section)}
 
 
 def adopt(plan: Plan, state: LiveState, client: AuthentikClient) -> int:

@@ -11,13 +11,12 @@ import traceback
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from typer.core import TyperGroup
 
 from provision import __version__, output
-from provision.api.client import ConnectionSettings
 from provision.errors import (
     EXIT_BUG,
     EXIT_DRIFT,
@@ -33,6 +32,10 @@ from provision.plan.model import ResourceChange
 from provision.render.markdown import render_drift_markdown, render_plan_markdown
 from provision.render.proxy import DEFAULT_OUTPOST_URL, Flavor
 from provision.secrets import RedactingFilter, redact, register_secret
+
+if TYPE_CHECKING:
+    # requests, pydantic and PyYAML load only in the commands that need them: `--help` stays fast.
+    from provision.api.client import ConnectionSettings
 
 
 def _click_class(name: str) -> type[Exception]:
@@ -157,6 +160,7 @@ NoColorOption = Annotated[
     ),
 ]
 
+DEFAULT_PARALLELISM = 4
 PruneOption = Annotated[
     bool,
     typer.Option("--prune", help="Also delete objects the spec's stack owns that are no longer in the spec."),
@@ -208,6 +212,8 @@ def _write_crash_report() -> str:
 def _settings(
     url: str | None, token: str | None, ca_bundle: Path | None, insecure: bool, timeout: float
 ) -> ConnectionSettings:
+    from provision.api.client import ConnectionSettings
+
     if token:
         register_secret(token)
     if not url:
@@ -372,6 +378,29 @@ def apply(
     insecure: InsecureOption = False,
     timeout: TimeoutOption = 30.0,
     prune: PruneOption = False,
+    parallelism: Annotated[
+        int,
+        typer.Option(
+            "--parallelism",
+            min=1,
+            max=32,
+            help="Writes sent at once within one dependency level.",
+        ),
+    ] = DEFAULT_PARALLELISM,
+    continue_on_error: Annotated[
+        bool,
+        typer.Option(
+            "--continue-on-error",
+            help="After a failed write, skip only the objects that depend on it, and go on.",
+        ),
+    ] = False,
+    saved_plan: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan",
+            help="A plan saved with `plan --output json`: apply only if authentik still gives the same plan.",
+        ),
+    ] = None,
 ) -> None:
     """Show the plan, ask for confirmation, then write the changes in dependency order."""
     from provision import workflow
@@ -380,6 +409,8 @@ def apply(
         spec, _settings(url, token, ca_bundle, insecure, timeout), prune=prune
     )
     output.emit(output.render_plan_text(result))
+    if saved_plan is not None:
+        workflow.check_saved_plan(saved_plan, result)
     if not result.has_changes:
         return
     _confirm(auto_approve)
@@ -389,7 +420,15 @@ def apply(
     def report(verb: str, change: ResourceChange, detail: str) -> None:
         output.emit(f"  {verb} {change.address}" + (f": {detail}" if detail else ""))
 
-    outcome = workflow.apply(result, spec_file, state, client, report)
+    outcome = workflow.apply(
+        result,
+        spec_file,
+        state,
+        client,
+        report,
+        parallelism=parallelism,
+        continue_on_error=continue_on_error,
+    )
     output.emit(
         f"\nApply complete: {len(outcome.applied)} object(s) changed with {outcome.writes} write request(s)."
     )
@@ -518,6 +557,37 @@ def schema() -> None:
     from provision.render.schema import render_spec_schema
 
     output.emit(render_spec_schema().rstrip("\n"))
+
+
+@app.command("test-mapping")
+@handle_errors
+def test_mapping(
+    spec: SpecArgument,
+    mapping: Annotated[
+        str, typer.Option("--mapping", help="Scope mapping name, such as `Portainer token bridge`.")
+    ],
+    user: Annotated[str, typer.Option("--user", help="Username to evaluate the mapping for.")],
+    url: UrlOption = None,
+    token: TokenOption = None,
+    ca_bundle: CaBundleOption = None,
+    insecure: InsecureOption = False,
+    timeout: TimeoutOption = 30.0,
+) -> None:
+    """Have authentik run a scope mapping for a user and show the headers it adds, values masked.
+
+    Exit 1 when the evaluation fails, returns no mapping, or a token bridge sends no header.
+    """
+    from provision import testmapping, workflow
+    from provision.spec import load_spec
+
+    spec_file = load_spec(spec)
+    client, warnings = workflow.connect(_settings(url, token, ca_bundle, insecure, timeout))
+    for warning in warnings:
+        output.emit(f"Warning: {warning}", err=True)
+    result = testmapping.run_mapping_test(client, spec_file, mapping=mapping, username=user)
+    output.emit(testmapping.render_mapping_test(result))
+    if result.problem is not None:
+        raise typer.Exit(EXIT_ERROR)
 
 
 render_app = typer.Typer(

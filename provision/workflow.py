@@ -5,15 +5,18 @@ The CLI calls these by keyword and renders what they return; they print nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from provision import apply as apply_module
 from provision.api.client import AuthentikClient, ConnectionSettings, is_loopback_url
 from provision.api.releases import Release, check_supported
 from provision.apply import ApplyResult, Reporter, apply_plan
-from provision.errors import UsageError
+from provision.errors import ProvisionError, UsageError
 from provision.export import Exported, export_spec
+from provision.output import plan_document
 from provision.plan.build import build_plan
 from provision.plan.model import Plan
 from provision.spec import SpecFile, load_spec
@@ -84,6 +87,44 @@ def adopt(plan: Plan, state: LiveState, client: AuthentikClient) -> int:
 
 
 def apply(
-    plan: Plan, spec_file: SpecFile, state: LiveState, client: AuthentikClient, report: Reporter
+    plan: Plan,
+    spec_file: SpecFile,
+    state: LiveState,
+    client: AuthentikClient,
+    report: Reporter,
+    *,
+    parallelism: int = 1,
+    continue_on_error: bool = False,
 ) -> ApplyResult:
-    return apply_plan(plan, spec_file, state, client, report)
+    return apply_plan(
+        plan, spec_file, state, client, report, parallelism=parallelism, continue_on_error=continue_on_error
+    )
+
+
+def check_saved_plan(path: Path, plan: Plan) -> None:
+    """Refuse to apply when authentik no longer gives the plan that was saved and reviewed."""
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise UsageError(
+            f"cannot read the saved plan {path}: {error}",
+            hint="Save it with `provision plan --output json SPEC > FILE`.",
+        ) from None
+    current = plan_document(plan)
+    if not isinstance(saved, dict) or saved.get("format_version") != current["format_version"]:
+        raise UsageError(f"{path} is not a plan saved by this version of provision")
+    if _plan_essence(saved) != _plan_essence(current):
+        raise ProvisionError(
+            "authentik changed since the plan was saved, so the saved plan is stale; nothing was written",
+            hint="Run `provision plan` again, review it, and apply the new plan.",
+        )
+
+
+def _plan_essence(document: dict[str, Any]) -> Any:
+    """The parts of a plan document that must match: each change's address, action and fields."""
+    changes = [
+        (change["address"], change["action"], change["fields"])
+        for change in document.get("changes", [])
+        if change.get("action") != "no-op"
+    ]
+    return (document.get("authentik") or {}).get("url"), sorted(changes, key=lambda item: str(item[:2]))

@@ -27,6 +27,8 @@ PROVIDER = f"{PREFIX} Nginx Proxy Manager"
 SLUG = f"{PREFIX}-npm"
 USERNAME = f"{PREFIX}-user"
 STANDIN_PORT = 18081
+# vcrpy records from one thread at a time; parallel writes would make cassettes flaky.
+SEQUENTIAL = ("--parallelism", "1")
 STACK = PREFIX
 
 
@@ -125,11 +127,11 @@ def npm_cycle(run: LiveRun, spec: Path, writes: Any) -> None:
     assert plan.exit_code == 0, plan.stderr
     assert "Plan: 4 to create, 1 to update" in plan.stdout
 
-    first = run.cli("apply", "--auto-approve", spec)
+    first = run.cli("apply", "--auto-approve", *SEQUENTIAL, spec)
     assert first.exit_code == 0, first.stdout + first.stderr
 
     before = len(writes())
-    second = run.cli("apply", "--auto-approve", spec)
+    second = run.cli("apply", "--auto-approve", *SEQUENTIAL, spec)
     assert second.exit_code == 0, second.stderr
     assert "No changes" in second.stdout
     assert writes()[before:] == []
@@ -150,7 +152,7 @@ def npm_cycle(run: LiveRun, spec: Path, writes: Any) -> None:
     assert f'proxy_providers["{PROVIDER}"]' in drift.stdout
     assert 'mode: "forward_domain" -> "forward_single"' in drift.stdout
 
-    assert run.cli("apply", "--auto-approve", spec).exit_code == 0
+    assert run.cli("apply", "--auto-approve", *SEQUENTIAL, spec).exit_code == 0
     assert run.cli("drift", spec).exit_code == 0
 
 
@@ -185,7 +187,7 @@ def stack_spec(directory: Path, *, with_application: bool = True) -> Path:
 def stack_cycle(run: LiveRun, directory: Path, writes: Any) -> None:
     """Ownership on a real server: the inventory, a rename found by id, prune, a no-op after."""
     full = stack_spec(directory)
-    applied = run.cli("apply", "--auto-approve", full)
+    applied = run.cli("apply", "--auto-approve", *SEQUENTIAL, full)
     assert applied.exit_code == 0, applied.stdout + applied.stderr
     inventory = run.first("managed/blueprints/", {"name": f"provision: {STACK}"})
     assert inventory is not None
@@ -199,15 +201,15 @@ def stack_cycle(run: LiveRun, directory: Path, writes: Any) -> None:
     drift = run.cli("drift", full)
     assert drift.exit_code == 2
     assert f'name: "{PREFIX} renamed by hand" -> "{GROUP}"' in drift.stdout
-    assert run.cli("apply", "--auto-approve", full).exit_code == 0
+    assert run.cli("apply", "--auto-approve", *SEQUENTIAL, full).exit_code == 0
 
     smaller = stack_spec(directory, with_application=False)
     assert run.cli("drift", smaller).exit_code == 2
-    pruned = run.cli("apply", "--auto-approve", "--prune", smaller)
+    pruned = run.cli("apply", "--auto-approve", *SEQUENTIAL, "--prune", smaller)
     assert pruned.exit_code == 0, pruned.stdout + pruned.stderr
     assert f'deleted applications["{SLUG}"]' in pruned.stdout
     assert run.api("GET", f"core/applications/{SLUG}/").status_code == 404
 
     before = len(writes())
-    assert run.cli("apply", "--auto-approve", "--prune", smaller).exit_code == 0
+    assert run.cli("apply", "--auto-approve", *SEQUENTIAL, "--prune", smaller).exit_code == 0
     assert writes()[before:] == []

@@ -147,3 +147,62 @@ def test_binding_patch_without_target_is_405(fake: FakeAuthentik) -> None:
     response = fake.api("PATCH", f"/policies/bindings/{binding['pk']}/", json={"order": 1})
     assert response.status_code == 405
     assert response.content == b""
+
+
+class ScriptedAdapter(requests.adapters.BaseAdapter):
+    """Answers with a scripted list of (status, headers, body) and records each request."""
+
+    def __init__(self, answers: list[tuple[int, dict[str, str], bytes]]) -> None:
+        super().__init__()
+        self.answers = list(answers)
+        self.seen: list[str] = []
+
+    def send(self, request: requests.PreparedRequest, **kwargs: object) -> requests.Response:
+        self.seen.append(request.path_url or "")
+        status, headers, body = self.answers.pop(0)
+        response = requests.Response()
+        response.status_code = status
+        response.headers.update(headers)
+        response._content = body
+        response.request = request
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+def test_retry_after_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr("provision.api.client.time.sleep", slept.append)
+    adapter = ScriptedAdapter(
+        [
+            (429, {"Retry-After": "7"}, b'{"detail": "slow down"}'),
+            (200, {}, b'{"version_current": "2025.12.4"}'),
+        ]
+    )
+    session = requests.Session()
+    session.mount("https://", adapter)
+    client = AuthentikClient(ConnectionSettings(url="https://auth.example.com", token="t" * 20), session)
+    assert str(client.release) == "2025.12.4"
+    assert slept == [7.0]
+    assert len(adapter.seen) == 2
+
+
+@pytest.mark.parametrize(
+    ("url", "warned"),
+    [
+        ("http://auth.example.com", True),
+        ("http://127.0.0.1:9000", False),
+        ("https://auth.example.com", False),
+    ],
+)
+def test_plain_http_warning(monkeypatch: pytest.MonkeyPatch, url: str, warned: bool) -> None:
+    from provision import workflow
+
+    adapter = ScriptedAdapter([(200, {}, b'{"version_current": "2025.12.4"}')])
+    session = requests.Session()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    monkeypatch.setattr("provision.api.client.new_session", lambda: session)
+    _, warnings = workflow.connect(ConnectionSettings(url=url, token="t" * 20))
+    assert any("plain http" in warning for warning in warnings) is warned

@@ -191,3 +191,19 @@ def test_newer_release_warns_once(fake: FakeAuthentik, run: ProvisionRunner) -> 
     assert outcome.exit_code == 0, outcome.text
     warning = "authentik 2026.8.1 is newer than the releases provision was tested with (2024.2 to 2026.5)"
     assert outcome.text.count(warning) == 1
+
+
+@pytest.mark.parametrize("fake", ["2024.2", "2025.12"], indirect=True)
+def test_many_members_read_in_one_list(fake: FakeAuthentik, run: ProvisionRunner, tmp_path: Path) -> None:
+    usernames = [f"member-{number:02}" for number in range(15)]
+    for username in usernames:
+        fake.add_user(username)
+    spec = write_spec(
+        tmp_path, f"version: 1\ngroups:\n  - name: crowd\n    members: [{', '.join(usernames)}]\n"
+    )
+
+    assert run("apply", "--auto-approve", spec).exit_code == 0
+    fake.reset_log()
+    assert run("plan", spec).exit_code == 0
+    user_reads = [request for request in fake.requests if request.path == "/core/users/"]
+    assert len(user_reads) == 1

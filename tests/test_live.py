@@ -87,6 +87,10 @@ class Harness:
         return session
 
     def cassette(self, name: str) -> AbstractContextManager[Any]:
+        if self.record:
+            # Start from an empty cassette: an aborted earlier recording must not leave
+            # interactions behind that a replay would match first.
+            (CASSETTES / self.series / name).unlink(missing_ok=True)
         if self.replay or self.record:
             return self.vcr.use_cassette(name)
         return nullcontext()
@@ -148,7 +152,7 @@ def run_mapping_test(
         harness.run.cleanup()
         user_pk = harness.run.create_user()
         try:
-            assert harness.run.cli("apply", "--auto-approve", spec).exit_code == 0
+            assert harness.run.cli("apply", "--auto-approve", *scenario.SEQUENTIAL, spec).exit_code == 0
             assert scenario.evaluate_mapping(harness.run, user_pk) == scenario.expected_header()
             if npm is not None:
                 npm.secret = "no-longer-the-password"

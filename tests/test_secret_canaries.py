@@ -78,7 +78,10 @@ def _server_error(fake: FakeAuthentik, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _reset(fake: FakeAuthentik, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake.fail_next("POST", r"^/core/groups/$", exc=requests.ConnectionError(f"reset by peer {ECHOED}"))
+    # Twice: after the first reset, apply looks the group up and sends the POST once more.
+    fake.fail_next(
+        "POST", r"^/core/groups/$", exc=requests.ConnectionError(f"reset by peer {ECHOED}"), times=2
+    )
 
 
 def _crash_with(message: str) -> Callable[[FakeAuthentik, pytest.MonkeyPatch], None]:

@@ -37,6 +37,7 @@ log = logging.getLogger("provision.api")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "PATCH", "DELETE"})
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+IDEMPOTENT_POSTS = ("/add_user/", "/remove_user/")
 
 
 def new_session() -> requests.Session:
@@ -172,7 +173,9 @@ class AuthentikClient:
         body: Any = None,
     ) -> Any:
         url = self.base_url + path.lstrip("/")
-        attempts = self.settings.retries if method in IDEMPOTENT_METHODS else 1
+        # Adding or removing a group member twice has the same effect as once.
+        idempotent = method in IDEMPOTENT_METHODS or path.endswith(IDEMPOTENT_POSTS)
+        attempts = self.settings.retries if idempotent else 1
         for attempt in range(1, attempts + 1):
             started = time.monotonic()
             try:
@@ -327,9 +330,17 @@ class AuthentikClient:
                 **kwargs,
             )
         if status == 404:
-            raise NotFound(f"not found: {where}", **kwargs)
+            raise NotFound(
+                f"not found: {where}",
+                hint="The object may have been deleted in authentik after the plan was made; run the command again.",
+                **kwargs,
+            )
         if status == 400:
-            raise ValidationFailed(f"authentik rejected {where}", **kwargs)
+            raise ValidationFailed(
+                f"authentik rejected {where}",
+                hint="Fix the value of the field named in authentik's message in the spec, then run apply again.",
+                **kwargs,
+            )
         if status == 405 and method in WRITE_METHODS:
             # authentik 2025.12.4 answers a crash in a write with 405 and an empty
             # body, because its error view only allows GET.

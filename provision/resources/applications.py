@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from provision.api.errors import NotFound
 from provision.plan.model import Action, ResourceChange
 from provision.resources.base import SET, ApplyContext, PlanContext, Resource, changed
 from provision.secrets import reveal
@@ -122,12 +123,16 @@ class Applications(Resource):
             body["slug"] = obj.slug
 
         if change.action is Action.CREATE:
-            ctx.remember_created(self.section, obj.slug, ctx.client.post("core/applications/", body))
+            created = ctx.create(
+                "core/applications/", body, lambda: _get_or_none(ctx, f"core/applications/{obj.slug}/")
+            )
+            ctx.remember_created(self.section, obj.slug, created)
             ctx.report("created", change, "")
         elif body:
             # The item path holds the live slug, which differs from the spec's after a rename.
             updated = ctx.client.patch(self.item_path(change.live_id, ctx), body)
-            ctx.located[(self.section, obj.slug)] = updated
+            with ctx.lock:
+                ctx.located[(self.section, obj.slug)] = updated
             ctx.report("updated", change, ", ".join(sorted(body)))
 
         access = change.field("access")
@@ -176,3 +181,11 @@ class Applications(Resource):
                 if group_pk is not None and binding["group"] == group_pk["pk"]:
                     ctx.client.delete(f"policies/bindings/{binding['pk']}/")
                     ctx.report("revoked access", change, name)
+
+
+def _get_or_none(ctx: ApplyContext, path: str) -> dict[str, Any] | None:
+    try:
+        found: dict[str, Any] = ctx.client.get(path)
+    except NotFound:
+        return None
+    return found

@@ -10,12 +10,13 @@ earlier in the same apply can be referred to.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from provision.api.client import AuthentikClient
-from provision.api.errors import NotFound
+from provision.api.errors import ConnectionFailed, NotFound, ServerError
 from provision.api.releases import Release
 from provision.errors import ProvisionError, SpecProblem
 from provision.ownership import OWNED_SECTIONS, Inventory
@@ -27,6 +28,10 @@ from provision.spec.loader import YamlPath
 from provision.state import Index, LiveState
 
 log = logging.getLogger("provision.apply")
+
+# Statuses after which a POST may or may not have been carried out: a gateway or
+# the server failed while (or after) handling it.
+AMBIGUOUS_STATUSES = frozenset({500, 502, 503, 504})
 
 # How a field is compared; anything not listed compares as JSON by value.
 PLAIN = "plain"
@@ -112,6 +117,8 @@ class ApplyContext:
     located: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     inventory: Inventory | None = None
     created: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # Guards `created`, `located` and the inventory when writes run in parallel.
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
     @property
     def release(self) -> Release:
@@ -134,9 +141,31 @@ class ApplyContext:
 
     def remember_created(self, section: str, key: str, created: dict[str, Any]) -> None:
         """Keep a new object for later references, and record it as owned by the stack."""
-        self.created[(section, key)] = created
-        if self.inventory is not None:
-            self.inventory.record(section, key, created["pk"])
+        with self.lock:
+            self.created[(section, key)] = created
+            if self.inventory is not None:
+                self.inventory.record(section, key, created["pk"])
+
+    def create(self, path: str, body: dict[str, Any], lookup: Callable[[], dict[str, Any] | None]) -> Any:
+        """POST a new object; after an ambiguous failure, look it up before sending the POST again.
+
+        A timeout or a dropped connection leaves open whether authentik created the
+        object, and a blind retry could create it twice.
+        """
+        try:
+            return self.client.post(path, body)
+        except (ConnectionFailed, ServerError) as error:
+            if isinstance(error, ServerError) and error.status not in AMBIGUOUS_STATUSES:
+                raise
+            log.warning(
+                "POST /api/v3/%s failed (%s); checking whether it created the object", path, error.message
+            )
+            existing = lookup()
+            if existing is not None:
+                log.warning("POST /api/v3/%s had created the object; continuing with it", path)
+                return existing
+            log.warning("POST /api/v3/%s created nothing; sending it again (attempt 2 of 2)", path)
+            return self.client.post(path, body)
 
 
 class Resource:
@@ -300,7 +329,13 @@ class Resource:
         except NotFound:
             ctx.report("already gone", change, "")
         if ctx.inventory is not None:
-            ctx.inventory.forget(self.section, change.key)
+            with ctx.lock:
+                ctx.inventory.forget(self.section, change.key)
+
+
+def named(items: list[dict[str, Any]], value: Any, field: str = "name") -> dict[str, Any] | None:
+    """The first object whose `field` equals `value` (list filters may match loosely)."""
+    return next((item for item in items if item.get(field) == value), None)
 
 
 def changed(change: ResourceChange) -> set[str]:

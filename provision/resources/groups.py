@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from provision.plan.compare import same_json
 from provision.plan.model import ABSENT, Action, Deferred, FieldChange, ResourceChange
-from provision.resources.base import SET, ApplyContext, PlanContext, Resource, changed
+from provision.resources.base import SET, ApplyContext, PlanContext, Resource, changed, named
 from provision.secrets import reveal
 from provision.spec.load import SpecFile
 from provision.spec.models import GroupSpec
@@ -146,7 +146,12 @@ class Groups(Resource):
                 body["parent"] = parent_pks[0] if parent_pks else None
 
         if change.action is Action.CREATE:
-            ctx.remember_created(self.section, obj.name, ctx.client.post("core/groups/", body))
+            created = ctx.create(
+                "core/groups/",
+                body,
+                lambda: named(ctx.client.list("core/groups/", {"name": obj.name}), obj.name),
+            )
+            ctx.remember_created(self.section, obj.name, created)
             ctx.report("created", change, "")
         elif body:
             ctx.client.patch(f"core/groups/{change.live_id}/", body)
@@ -166,7 +171,8 @@ class Groups(Resource):
             ctx.client.post(f"core/groups/{group_pk}/remove_user/", {"pk": ctx.pk("users", username)})
             ctx.report("removed member", change, username)
         if ctx.inventory is not None:
-            ctx.inventory.note_members(change.key, members.added, members.removed)
+            with ctx.lock:
+                ctx.inventory.note_members(change.key, members.added, members.removed)
 
     def item_path(self, live_id: Any, ctx: ApplyContext) -> str:
         return f"core/groups/{live_id}/"

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, ClassVar
 
+from provision.errors import ProvisionError
 from provision.plan.model import ResourceChange
 from provision.resources.base import SET, ApplyContext, PlanContext, Resource
 from provision.spec.models import OutpostSpec
+
+OUTPOST_WRITE_ATTEMPTS = 3
+log = logging.getLogger("provision.apply")
 
 
 class Outposts(Resource):
@@ -60,21 +65,34 @@ class Outposts(Resource):
         providers = change.field("providers")
         if providers is None:
             return
-        # Re-read the outpost just before writing: the providers list is
-        # replaced as a whole, so working from the plan's copy would drop a
-        # provider attached since then.
-        current = ctx.client.get(f"outposts/instances/{change.live_id}/")
-        pks = list(current.get("providers") or [])
-        for name in providers.added:
-            pk = ctx.pk("proxy_providers", name)
-            if pk not in pks:
-                pks.append(pk)
-        removed_pks = {ctx.pk("proxy_providers", name) for name in providers.removed}
-        pks = [pk for pk in pks if pk not in removed_pks]
-        ctx.client.patch(f"outposts/instances/{change.live_id}/", {"providers": pks})
+        added = [ctx.pk("proxy_providers", name) for name in providers.added]
+        removed = {ctx.pk("proxy_providers", name) for name in providers.removed}
+        path = f"outposts/instances/{change.live_id}/"
+        # The providers list is replaced as a whole, so a concurrent apply could
+        # overwrite this write (or this one the other's): read just before writing,
+        # check after writing, and repeat while another write got in between.
+        for attempt in range(1, OUTPOST_WRITE_ATTEMPTS + 1):
+            current = list(ctx.client.get(path).get("providers") or [])
+            wanted = [pk for pk in current if pk not in removed] + [pk for pk in added if pk not in current]
+            ctx.client.patch(path, {"providers": wanted})
+            after = set(ctx.client.get(path).get("providers") or [])
+            if set(added) <= after and not (removed & after):
+                break
+            log.warning(
+                "outpost %s changed while it was written; writing it again (attempt %d of %d)",
+                change.key,
+                attempt + 1,
+                OUTPOST_WRITE_ATTEMPTS,
+            )
+        else:
+            raise ProvisionError(
+                f"{change.address}: the providers list kept changing under concurrent writes",
+                hint="Another apply is writing the same outpost; run apply again when it is done.",
+            )
         if providers.added:
             ctx.report("attached", change, ", ".join(providers.added))
         if providers.removed:
             ctx.report("detached", change, ", ".join(providers.removed))
         if ctx.inventory is not None:
-            ctx.inventory.note_outpost_providers(change.key, providers.added, providers.removed)
+            with ctx.lock:
+                ctx.inventory.note_outpost_providers(change.key, providers.added, providers.removed)

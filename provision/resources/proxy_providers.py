@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from provision.plan.model import Action, Deferred, ResourceChange
-from provision.resources.base import DURATION, SET, ApplyContext, PlanContext, Resource, changed
+from provision.resources.base import DURATION, SET, ApplyContext, PlanContext, Resource, changed, named
 from provision.secrets import reveal
 from provision.spec.models import ProxyProviderSpec
 
@@ -144,7 +144,12 @@ class ProxyProviders(Resource):
             body["certificate"] = None if obj.certificate is None else ctx.pk("certificates", obj.certificate)
 
         if change.action is Action.CREATE:
-            ctx.remember_created(self.section, obj.name, ctx.client.post("providers/proxy/", body))
+            created = ctx.create(
+                "providers/proxy/",
+                body,
+                lambda: named(ctx.client.list("providers/proxy/", {"name__iexact": obj.name}), obj.name),
+            )
+            ctx.remember_created(self.section, obj.name, created)
             ctx.report("created", change, "")
             return
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from provision.plan.model import Action, ResourceChange
-from provision.resources.base import EXPRESSION, ApplyContext, PlanContext, Resource, changed
+from provision.resources.base import EXPRESSION, ApplyContext, PlanContext, Resource, changed, named
 from provision.secrets import reveal
 from provision.spec.models import ScopeMappingSpec
 
@@ -60,7 +60,10 @@ class ScopeMappings(Resource):
                 for key, value in values.items()
                 if key != "description" or obj.description is not None
             }
-            ctx.remember_created(self.section, obj.name, ctx.client.post(path, body))
+            created = ctx.create(
+                path, body, lambda: named(ctx.client.list(path, {"name": obj.name}), obj.name)
+            )
+            ctx.remember_created(self.section, obj.name, created)
             ctx.report("created", change, "")
             return
         body = {key: values[key] for key in sorted(changed(change))}

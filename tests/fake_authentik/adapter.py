@@ -23,6 +23,9 @@ class FakeAdapter(BaseAdapter):
         super().__init__()
         self._fake = fake
 
+    # One lock per fake, shared by every adapter on it: the real server serialises
+    # concurrent writes in its database, and the fake's state is plain Python.
+
     def send(  # type: ignore[override]
         self,
         request: requests.PreparedRequest,
@@ -32,7 +35,8 @@ class FakeAdapter(BaseAdapter):
         cert: Any = None,
         proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
-        status, body = self._fake.handle(request)  # may raise an injected exception
+        with self._fake.lock:
+            status, body = self._fake.handle(request)  # may raise an injected exception
         return build_response(request, status, body)
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ import json
 import random
 import re
 import string
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -116,6 +117,7 @@ class FakeAuthentik:
         #: authentik's per-user application access cache: (user pk, page) -> app pks.
         self.app_cache: dict[tuple[int, int | None], list[str]] = {}
         self._stores: dict[str, list[Record]] = {kind: [] for kind in KINDS}
+        self.lock = threading.RLock()
         self._faults: list[Fault] = []
         self._random = random.Random(f"fake-authentik-{release}")
         self._counters: dict[str, int] = {}
