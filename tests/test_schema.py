@@ -49,7 +49,15 @@ def test_schema_command_prints_it() -> None:
     assert result.stdout == render_spec_schema()
 
 
-@pytest.mark.parametrize("spec", [NPM_BLUEPRINT, REPO / "tests" / "specs" / "every-field.yaml"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        NPM_BLUEPRINT,
+        REPO / "blueprints" / "nginx-proxy-manager-bridge.yaml",
+        REPO / "blueprints" / "portainer.yaml",
+        REPO / "tests" / "specs" / "every-field.yaml",
+    ],
+)
 def test_schema_accepts_specs(spec: Any) -> None:
     _validator().validate(_load(spec.read_text(encoding="utf-8")))
 

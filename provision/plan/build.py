@@ -33,6 +33,7 @@ def build_plan(
     """
     ctx = PlanContext(spec_file=spec_file, state=state, adopt=adopt)
     ctx.warnings.extend(warnings)
+    ctx.warnings.extend(spec_file.warnings)
     ctx.warnings.extend(_literal_secret_warnings(spec_file))
 
     changes: list[ResourceChange] = []

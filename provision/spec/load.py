@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from provision.errors import SpecError, SpecProblem
 from provision.secrets import Secret
+from provision.spec.bridges import Bridge, expand_bridges
 from provision.spec.loader import (
     LoadedDocument,
     YamlPath,
@@ -40,9 +41,15 @@ class SpecFile:
     spec: Spec
     document: LoadedDocument
     expressions: dict[str, str | Secret] = field(default_factory=dict)
+    # Token bridges, expanded into the objects above; see provision.spec.bridges.
+    bridges: tuple[Bridge, ...] = ()
+    origins: dict[YamlPath, YamlPath] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     def problem(self, path: YamlPath, message: str, hint: str | None = None) -> SpecProblem:
-        return self.document.problem(path, message, hint)
+        # A generated object has no lines of its own: point at the token bridge that made it.
+        origin = self.origins.get(tuple(path[:2]))
+        return self.document.problem(origin or path, message, hint)
 
     def locate(self, section: str, name: str, *rest: str | int) -> YamlPath:
         """The YAML path of the object called `name` in `section` (by slug for applications)."""
@@ -57,13 +64,22 @@ def load_spec(path: Path | str) -> SpecFile:
     """Load, parse and check a spec file; raise `SpecError` naming every problem found."""
     spec_path = Path(path)
     document = load_document(spec_path)
-    spec = _validate_model(document)
+    expansion = expand_bridges(_validate_model(document), document)
+    spec = expansion.spec
     expressions = _read_expressions(spec, document)
     problems = list(_duplicate_names(spec, document))
     problems += _parent_cycles(spec, document)
     if problems:
         raise SpecError(problems)
-    return SpecFile(path=spec_path, spec=spec, document=document, expressions=expressions)
+    return SpecFile(
+        path=spec_path,
+        spec=spec,
+        document=document,
+        expressions=expressions,
+        bridges=expansion.bridges,
+        origins=expansion.origins,
+        warnings=expansion.warnings,
+    )
 
 
 def _validate_model(document: LoadedDocument) -> Spec:

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from provision.secrets import Secret
+from provision.spec.bridge_expression import body_attributes
+from provision.spec.presets import PresetName
 
 # A string that may also come from `!env` / `!file`.
 Text = str | Secret
@@ -62,6 +64,15 @@ def _check_json(value: Any, path: str = "") -> None:
     if isinstance(value, datetime.date | datetime.datetime):
         raise ValueError(f"{path or 'value'}: a date is not valid JSON here; quote it to keep it as text")
     raise ValueError(f"{path or 'value'}: {type(value).__name__} is not valid JSON")
+
+
+def _check_duration(value: str | None) -> str | None:
+    if value is not None and not TIMEDELTA_PATTERN.match(value):
+        raise ValueError(
+            f"{value!r} is not a duration; write it as `hours=1` or `days=1;hours=12` "
+            f"(units: {', '.join(TIMEDELTA_UNITS)})"
+        )
+    return value
 
 
 def _check_url(value: Text, field: str) -> Text:
@@ -158,12 +169,7 @@ class ProxyProviderSpec(SpecModel):
     @field_validator("access_token_validity", "refresh_token_validity")
     @classmethod
     def validity_is_timedelta(cls, value: str | None) -> str | None:
-        if value is not None and not TIMEDELTA_PATTERN.match(value):
-            raise ValueError(
-                f"{value!r} is not a duration; write it as `hours=1` or `days=1;hours=12` "
-                f"(units: {', '.join(TIMEDELTA_UNITS)})"
-            )
-        return value
+        return _check_duration(value)
 
     @field_validator("property_mappings")
     @classmethod
@@ -241,6 +247,135 @@ class OutpostSpec(SpecModel):
         return value
 
 
+ATTRIBUTE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+HEADER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+TOKEN_PATH_PATTERN = re.compile(r"^[^.\s]+(?:\.[^.\s]+)*$")
+MAX_BRIDGE_TIMEOUT = 60.0
+
+
+class TokenBridgeSpec(SpecModel):
+    """A login to an app's API at sign-in, whose token the proxy outpost sends on as a header.
+
+    provision expands it into a scope mapping, the group's credential attributes and
+    the provider's property mapping (see `provision.spec.bridges`).
+    """
+
+    name: Name
+    preset: PresetName | None = None
+    url: str
+    login_path: str | None = None
+    method: Literal["POST", "PUT"] | None = None
+    body: dict[str, Any] | None = None
+    token_path: str | None = None
+    header: str | None = None
+    token_lifetime: str | None = None
+    timeout: int | float | None = None
+    group: Name
+    credentials: dict[str, Text] | None = None
+    provider: Name
+
+    @field_validator("url")
+    @classmethod
+    def url_is_base_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", value):
+            raise ValueError(
+                f"url must be the app's base URL as authentik's server reaches it, such as "
+                f"http://app:8080, without query or spaces; got {value!r}"
+            )
+        return value
+
+    @field_validator("login_path")
+    @classmethod
+    def login_path_is_path(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^/[^\s?#]*$", value):
+            raise ValueError(f"login_path must be a path starting with /, such as /api/auth; got {value!r}")
+        return value
+
+    @field_validator("body")
+    @classmethod
+    def body_is_template(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return value
+        _check_json(value)
+        _check_body_values(value)
+        if not body_attributes(value):
+            raise ValueError(
+                "body refers to no attribute; write the credentials as placeholders, "
+                'such as {"username": "{app_username}", "password": "{app_password}"}'
+            )
+        return value
+
+    @field_validator("token_path")
+    @classmethod
+    def token_path_is_dotted(cls, value: str | None) -> str | None:
+        if value is not None and not TOKEN_PATH_PATTERN.match(value):
+            raise ValueError(
+                f"token_path must be keys joined by dots, such as data.access_token; got {value!r}"
+            )
+        return value
+
+    @field_validator("header")
+    @classmethod
+    def header_is_a_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if "_" in value:
+            raise ValueError(
+                f"header {value!r} contains _, and authentik's outpost drops such headers "
+                "from 2025.10 on; use - instead"
+            )
+        if not HEADER_PATTERN.match(value):
+            raise ValueError(f"header {value!r} may contain only letters, digits and -")
+        return value
+
+    @field_validator("token_lifetime")
+    @classmethod
+    def lifetime_is_timedelta(cls, value: str | None) -> str | None:
+        return _check_duration(value)
+
+    @field_validator("timeout")
+    @classmethod
+    def timeout_in_range(cls, value: float | None) -> float | None:
+        if value is not None and not 0 < value <= MAX_BRIDGE_TIMEOUT:
+            raise ValueError(f"timeout must be seconds above 0 and up to 60, got {value!r}")
+        return value
+
+    @field_validator("credentials")
+    @classmethod
+    def credential_names(cls, value: dict[str, Text] | None) -> dict[str, Text] | None:
+        for key in value or {}:
+            if not ATTRIBUTE_NAME.match(key):
+                raise ValueError(f"credential {key!r} must be an attribute name: letters, digits and _")
+        return value
+
+    @model_validator(mode="after")
+    def app_is_described(self) -> TokenBridgeSpec:
+        if self.preset is None:
+            needed = [
+                key for key in ("login_path", "body", "token_path", "header") if getattr(self, key) is None
+            ]
+            if needed:
+                raise ValueError(f"without a preset, set {', '.join(needed)}")
+        return self
+
+
+def _check_body_values(value: Any) -> None:
+    """A body template holds JSON with text keys and no secret: it is embedded in the expression."""
+    if isinstance(value, Secret):
+        raise ValueError(
+            "body must not hold !env or !file values, because the expression would show them; "
+            "put them under credentials and refer to them as {attribute_name}"
+        )
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"body key {key!r} must be text; quote it")
+            _check_body_values(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_body_values(item)
+
+
 STACK_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 
@@ -263,6 +398,7 @@ class Spec(SpecModel):
     proxy_providers: list[ProxyProviderSpec] = []
     applications: list[ApplicationSpec] = []
     outposts: list[OutpostSpec] = []
+    token_bridges: list[TokenBridgeSpec] = []
 
     @field_validator("stack")
     @classmethod
