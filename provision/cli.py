@@ -161,6 +161,16 @@ NoColorOption = Annotated[
 ]
 
 DEFAULT_PARALLELISM = 4
+ParallelismOption = Annotated[
+    int,
+    typer.Option(
+        "--parallelism",
+        envvar="PROVISION_PARALLELISM",
+        min=1,
+        max=32,
+        help="Requests sent at once: lists read while planning, and writes within one dependency level.",
+    ),
+]
 PruneOption = Annotated[
     bool,
     typer.Option("--prune", help="Also delete objects the spec's stack owns that are no longer in the spec."),
@@ -347,6 +357,7 @@ def plan(
     ] = False,
     no_color: NoColorOption = False,
     prune: PruneOption = False,
+    parallelism: ParallelismOption = DEFAULT_PARALLELISM,
 ) -> None:
     """Show what apply would change, field by field. Never writes."""
     from provision import workflow
@@ -355,7 +366,7 @@ def plan(
         _, result = workflow.plan_offline(spec)
     else:
         settings = _settings(url, token, ca_bundle, insecure, timeout)
-        _, result, _, _ = workflow.plan_online(spec, settings, prune=prune)
+        _, result, _, _ = workflow.plan_online(spec, settings, prune=prune, parallelism=parallelism)
     if output_format is OutputFormat.json:
         output.emit(output.render_json(output.plan_document(result)))
     elif output_format is OutputFormat.markdown:
@@ -378,15 +389,7 @@ def apply(
     insecure: InsecureOption = False,
     timeout: TimeoutOption = 30.0,
     prune: PruneOption = False,
-    parallelism: Annotated[
-        int,
-        typer.Option(
-            "--parallelism",
-            min=1,
-            max=32,
-            help="Writes sent at once within one dependency level.",
-        ),
-    ] = DEFAULT_PARALLELISM,
+    parallelism: ParallelismOption = DEFAULT_PARALLELISM,
     continue_on_error: Annotated[
         bool,
         typer.Option(
@@ -406,7 +409,7 @@ def apply(
     from provision import workflow
 
     spec_file, result, state, client = workflow.plan_online(
-        spec, _settings(url, token, ca_bundle, insecure, timeout), prune=prune
+        spec, _settings(url, token, ca_bundle, insecure, timeout), prune=prune, parallelism=parallelism
     )
     output.emit(output.render_plan_text(result))
     if saved_plan is not None:
@@ -461,11 +464,13 @@ def drift(
     insecure: InsecureOption = False,
     timeout: TimeoutOption = 30.0,
     no_color: NoColorOption = False,
+    parallelism: ParallelismOption = DEFAULT_PARALLELISM,
 ) -> None:
     """Compare authentik with the spec. Exit 0: no drift, 2: drift found, 1: error."""
     from provision import workflow
 
-    _, result, _, _ = workflow.plan_online(spec, _settings(url, token, ca_bundle, insecure, timeout))
+    settings = _settings(url, token, ca_bundle, insecure, timeout)
+    _, result, _, _ = workflow.plan_online(spec, settings, parallelism=parallelism)
     if output_format is OutputFormat.json:
         output.emit(output.render_json(output.drift_document(result)))
     elif output_format is OutputFormat.markdown:

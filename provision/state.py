@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,7 @@ PROXY_DEFAULT_MAPPINGS = frozenset(
     }
 )
 EMBEDDED_OUTPOST = "goauthentik.io/outposts/embedded"
-TARGET_CHUNK = 50
+TARGET_CHUNK = 100
 
 
 @dataclass
@@ -107,8 +108,8 @@ class LiveState:
         return cls(release=release, offline=True, stack=stack)
 
     @classmethod
-    def fetch(cls, client: AuthentikClient, spec: Spec) -> LiveState:
-        """Read every kind the spec refers to."""
+    def fetch(cls, client: AuthentikClient, spec: Spec, *, parallelism: int = 1) -> LiveState:
+        """Read every kind the spec refers to, up to `parallelism` lists at a time."""
         release = client.release
         state = cls(release=release, url=client.settings.url, stack=spec.stack)
         touches = _kinds_touched(spec)
@@ -125,26 +126,31 @@ class LiveState:
         if state.inventory is not None and state.inventory.added_outpost_providers:
             touches |= {"outposts", "proxy_providers"}
 
+        # The lists are independent of each other, so they are read concurrently;
+        # their results are added in this fixed order, whatever order they arrive in.
+        reads: list[tuple[Index, str, dict[str, Any]]] = []
         if "groups" in touches:
             params = {"include_users": "false"} if release.has_include_users_filter else {}
-            state.groups.extend(client.iter_list("core/groups/", params))
+            reads.append((state.groups, "core/groups/", params))
         if "scope_mappings" in touches:
-            state.scope_mappings.extend(client.iter_list(release.scope_mapping_path))
+            reads.append((state.scope_mappings, release.scope_mapping_path, {}))
         if "proxy_providers" in touches:
-            state.proxy_providers.extend(client.iter_list("providers/proxy/"))
+            reads.append((state.proxy_providers, "providers/proxy/", {}))
         if spec.proxy_providers:
-            state.all_providers.extend(client.iter_list("providers/all/"))
+            reads.append((state.all_providers, "providers/all/", {}))
         if spec.scope_mappings:
-            state.all_mappings.extend(client.iter_list("propertymappings/all/"))
+            reads.append((state.all_mappings, "propertymappings/all/", {}))
         if "flows" in touches:
-            state.flows.extend(client.iter_list("flows/instances/"))
+            reads.append((state.flows, "flows/instances/", {}))
         if "certificates" in touches:
             params = {"include_details": "false"} if release.has_certificate_include_details else {}
-            state.certificates.extend(client.iter_list("crypto/certificatekeypairs/", params))
+            reads.append((state.certificates, "crypto/certificatekeypairs/", params))
         if "outposts" in touches:
-            state.outposts.extend(client.iter_list("outposts/instances/"))
+            reads.append((state.outposts, "outposts/instances/", {}))
         if "applications" in touches:
-            state.applications.extend(client.iter_list("core/applications/", {"superuser_full_list": "true"}))
+            reads.append((state.applications, "core/applications/", {"superuser_full_list": "true"}))
+        _read_lists(client, reads, parallelism)
+        if "applications" in touches:
             state._fetch_bindings(client, spec)
         state.fetched = touches
         usernames = _member_usernames(spec)
@@ -184,6 +190,19 @@ class LiveState:
             for pk, mapping in self.scope_mappings.by_pk.items()
             if mapping.get("managed") in PROXY_DEFAULT_MAPPINGS
         }
+
+
+def _read_lists(
+    client: AuthentikClient, reads: list[tuple[Index, str, dict[str, Any]]], parallelism: int
+) -> None:
+    if parallelism <= 1:
+        for index, path, params in reads:
+            index.extend(client.iter_list(path, params))
+        return
+    with ThreadPoolExecutor(max_workers=parallelism) as pool:
+        results = list(pool.map(lambda read: client.list(read[1], read[2]), reads))
+    for (index, _, _), items in zip(reads, results, strict=True):
+        index.extend(items)
 
 
 def _fetch_users(client: AuthentikClient, usernames: set[str], release: Release) -> list[dict[str, Any]]:

@@ -57,7 +57,12 @@ def plan_offline(spec_path: Path) -> tuple[SpecFile, Plan]:
 
 
 def plan_online(
-    spec_path: Path, settings: ConnectionSettings, *, prune: bool = False, adopt: bool = False
+    spec_path: Path,
+    settings: ConnectionSettings,
+    *,
+    prune: bool = False,
+    adopt: bool = False,
+    parallelism: int = 1,
 ) -> tuple[SpecFile, Plan, LiveState, AuthentikClient]:
     """Load the spec (before any request), then read the live state and diff."""
     spec_file = load_spec(spec_path)
@@ -72,7 +77,7 @@ def plan_online(
             hint="Add `stack: NAME` to the spec, so provision knows which objects it owns.",
         )
     client, warnings = connect(settings)
-    state = LiveState.fetch(client, spec_file.spec)
+    state = LiveState.fetch(client, spec_file.spec, parallelism=parallelism)
     plan = build_plan(spec_file, state, warnings=warnings, prune=prune, adopt=adopt)
     return spec_file, plan, state, client
 

@@ -72,6 +72,8 @@ class Harness:
         self.vcr = scrubbing_vcr(CASSETTES / self.series, secrets, scenario.PREFIX, record=record)
 
         monkeypatch.setattr(client_module, "new_session", self.session)
+        # vcrpy records from one thread at a time, so reads and writes stay sequential.
+        monkeypatch.setenv("PROVISION_PARALLELISM", "1")
         monkeypatch.setenv("AUTHENTIK_URL", url)
         monkeypatch.setenv("AUTHENTIK_TOKEN", token)
         for name, value in env.items():

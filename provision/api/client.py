@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -107,6 +108,7 @@ class AuthentikClient:
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self.read_count = 0
         self.write_count = 0
+        self._count_lock = threading.Lock()
         self._answered_once = False
         self._release: Release | None = None
 
@@ -257,10 +259,11 @@ class AuthentikClient:
         )
 
     def _count(self, method: str) -> None:
-        if method in WRITE_METHODS:
-            self.write_count += 1
-        else:
-            self.read_count += 1
+        with self._count_lock:
+            if method in WRITE_METHODS:
+                self.write_count += 1
+            else:
+                self.read_count += 1
 
     def _wait_before_retry(
         self,

@@ -17,15 +17,16 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import yaml
 
 from provision.errors import ProvisionError
 from provision.secrets import Secret
-from provision.spec.load import SpecFile
-from provision.spec.models import ProxyProviderSpec
+
+if TYPE_CHECKING:
+    # The CLI imports this module for its option types; pydantic and PyYAML load on use.
+    from provision.spec.load import SpecFile
+    from provision.spec.models import ProxyProviderSpec
 
 DEFAULT_OUTPOST_URL = "http://authentik-server:9000"
 SIGN_IN_PATH = "/authentik-sso"
@@ -456,6 +457,8 @@ def _traefik(site: ProxySite) -> str:
             },
         }
     }
+    import yaml
+
     return "\n".join(notes) + "\n" + yaml.safe_dump(document, sort_keys=False, width=200)
 
 

@@ -1,0 +1,107 @@
+"""The two servers the benchmark runs against: the in-process fake, or a real authentik."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import requests
+
+from bench.measure import CountingSession, Recorder
+from provision.api.client import is_loopback_url
+
+
+class FakeServer:
+    """authentik's API as the test suite fakes it, served in this process."""
+
+    real = False
+
+    def __init__(self, release: str = "2025.12") -> None:
+        from tests.fake_authentik import FakeAuthentik
+
+        self.fake = FakeAuthentik(release=release)
+        self.url = self.fake.base_url
+        self.token = self.fake.token
+        self.version = self.fake.version
+        self._cpu = 0.0
+        self._lock = threading.RLock()
+        serve = self.fake.handle
+
+        def timed(prepared: requests.PreparedRequest) -> tuple[int, Any]:
+            # The fake's state is plain Python: one request at a time. thread_time counts only
+            # the CPU this thread spends serving, which is subtracted from the tool's.
+            with self._lock:
+                started = time.thread_time()
+                try:
+                    return serve(prepared)
+                finally:
+                    self._cpu += time.thread_time() - started
+
+        self.fake.handle = timed  # type: ignore[method-assign]
+
+    def session(self, recorder: Recorder) -> requests.Session:
+        session = CountingSession(recorder)
+        self.fake.mount(session)
+        return session
+
+    def server_cpu(self) -> float:
+        return self._cpu
+
+    def describe(self) -> str:
+        return f"in-process fake of authentik {self.version} (tests/fake_authentik)"
+
+
+class LiveServer:
+    """A real authentik, reached over HTTP."""
+
+    real = True
+
+    def __init__(self, url: str, token: str, *, allow_remote: bool = False) -> None:
+        if not is_loopback_url(url) and not allow_remote:
+            raise SystemExit(
+                f"{url} is not a loopback address; the benchmark creates and deletes hundreds of "
+                "objects, so pass --allow-remote to run it against that server."
+            )
+        self.url = url.rstrip("/")
+        self.token = token
+        self.api = self.url + "/api/v3/"
+        self.headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        self.version = str(self.call("GET", "admin/version/")["version_current"])
+
+    def session(self, recorder: Recorder) -> requests.Session:
+        return CountingSession(recorder)
+
+    def server_cpu(self) -> float:
+        return 0.0  # the server runs in other processes
+
+    def describe(self) -> str:
+        return f"authentik {self.version} at {self.url}"
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        session: requests.Session | None = None,
+        expect: tuple[int, ...] = (200, 201, 204),
+    ) -> Any:
+        """Send one request straight to the API, without provision's client, and decode the response."""
+        sender = session or requests
+        response = sender.request(
+            method, self.api + path, json=body, params=params, headers=self.headers, timeout=600
+        )
+        if response.status_code not in expect:
+            raise RuntimeError(f"{method} {path} -> {response.status_code}: {response.text[:500]}")
+        return response.json() if response.content else None
+
+    def list_all(self, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = []
+        page = 1
+        while page:
+            body = self.call("GET", path, params={**(params or {}), "page": page, "page_size": 100})
+            results += body["results"]
+            next_page = body["pagination"]["next"]
+            page = next_page if next_page and next_page > page else 0
+        return results
