@@ -187,8 +187,13 @@ def apply_stages(plan: Plan, spec_file: SpecFile) -> list[list[ResourceChange]]:
     after_groups = {"proxy_providers": 0, "applications": 1, "outposts": 2}
     delete_order = {"applications": 0, "proxy_providers": 1, "scope_mappings": 2, "groups": 3}
     stages: dict[int, list[ResourceChange]] = {}
+    group_deletes = 0
     for change in plan.pending:
-        if change.action is Action.DELETE:
+        if change.action is Action.DELETE and change.section == "groups":
+            # One at a time, in the order prune chose: children before their parents.
+            key = group_levels + 4 + delete_order["groups"] + group_deletes
+            group_deletes += 1
+        elif change.action is Action.DELETE:
             key = group_levels + 4 + delete_order[change.section]
         elif change.key not in _spec_keys(spec_file, change.section):
             key = group_levels + 3  # memberships of objects the spec no longer names
