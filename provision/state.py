@@ -136,10 +136,6 @@ class LiveState:
             reads.append((state.scope_mappings, release.scope_mapping_path, {}))
         if "proxy_providers" in touches:
             reads.append((state.proxy_providers, "providers/proxy/", {}))
-        if spec.proxy_providers:
-            reads.append((state.all_providers, "providers/all/", {}))
-        if spec.scope_mappings:
-            reads.append((state.all_mappings, "propertymappings/all/", {}))
         if "flows" in touches:
             reads.append((state.flows, "flows/instances/", {}))
         if "certificates" in touches:
@@ -150,6 +146,15 @@ class LiveState:
         if "applications" in touches:
             reads.append((state.applications, "core/applications/", {"superuser_full_list": "true"}))
         _read_lists(client, reads, parallelism)
+
+        # Names are unique across provider types and across mapping types; the lists of
+        # every type are needed only when the spec creates something, to check for clashes.
+        clash_reads: list[tuple[Index, str, dict[str, Any]]] = []
+        if any(provider.name not in state.proxy_providers.by_key for provider in spec.proxy_providers):
+            clash_reads.append((state.all_providers, "providers/all/", {}))
+        if any(mapping.name not in state.scope_mappings.by_key for mapping in spec.scope_mappings):
+            clash_reads.append((state.all_mappings, "propertymappings/all/", {}))
+        _read_lists(client, clash_reads, parallelism)
         if "applications" in touches:
             state._fetch_bindings(client, spec)
         state.fetched = touches
