@@ -156,7 +156,7 @@ def test_non_json_server_is_clear_error(fake: FakeAuthentik, run: ProvisionRunne
     fake.fail_next("GET", r"^/admin/version/$", status=200, body="<html>health: ok</html>")
     outcome = run("plan", NPM_BLUEPRINT)
     assert outcome.exit_code == 1
-    assert "did not answer like authentik's API" in outcome.stderr
+    assert "did not respond like authentik's API" in outcome.stderr
     assert "Internal error" not in outcome.stderr
 
 

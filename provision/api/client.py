@@ -1,7 +1,7 @@
 """A small JSON client for authentik's REST API (`/api/v3/`).
 
 It owns the session, the token, timeouts, retries of idempotent requests,
-pagination and error mapping; it knows nothing about specs or plans.
+pagination and error mapping; it does not depend on specs or plans.
 """
 
 from __future__ import annotations
@@ -42,13 +42,13 @@ IDEMPOTENT_POSTS = ("/add_user/", "/remove_user/")
 
 
 def new_session() -> requests.Session:
-    """The HTTP session the client uses; tests replace this to talk to a fake authentik."""
+    """Create the HTTP session the client uses; tests replace this function to reach a fake authentik."""
     return requests.Session()
 
 
 @dataclass(frozen=True)
 class ConnectionSettings:
-    """Where authentik is and how to reach it."""
+    """Connection settings: authentik's URL, the token, TLS verification, timeout and retries."""
 
     url: str
     token: str
@@ -83,7 +83,7 @@ def is_loopback_url(url: str) -> bool:
 
 
 class AuthentikClient:
-    """Sends requests to one authentik instance and decodes its answers."""
+    """Client of one authentik instance: sends requests and decodes the responses."""
 
     def __init__(self, settings: ConnectionSettings, session: requests.Session | None = None) -> None:
         if not settings.token:
@@ -153,7 +153,7 @@ class AuthentikClient:
             results = answer.get("results")
             if not isinstance(results, list):
                 raise ConnectionFailed(
-                    f"{self.base_url} did not answer like authentik's API (GET /api/v3/{path} has no result list)",
+                    f"{self.base_url} did not respond like authentik's API (GET /api/v3/{path} returned no result list)",
                     method="GET",
                     path=path,
                     hint="Check the URL: it must reach authentik's server.",
@@ -310,7 +310,7 @@ class AuthentikClient:
         if 200 <= status < 300:
             if not is_json or (method == "GET" and not isinstance(body, dict)):
                 raise ConnectionFailed(
-                    f"{self.base_url} did not answer like authentik's API ({where} returned no JSON object)",
+                    f"{self.base_url} did not respond like authentik's API ({where} returned no JSON object)",
                     method=method,
                     path=path,
                     status=status,
@@ -345,7 +345,7 @@ class AuthentikClient:
                 **kwargs,
             )
         if status == 405 and method in WRITE_METHODS:
-            # authentik 2025.12.4 answers a crash in a write with 405 and an empty
+            # authentik 2025.12.4 responds to a crash in a write with 405 and an empty
             # body, because its error view only allows GET.
             raise ServerError(
                 f"authentik answered 405 to {where}",

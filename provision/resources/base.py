@@ -43,7 +43,7 @@ DURATION = "duration"
 
 @dataclass
 class PlanContext:
-    """What the planner knows while it builds desired values: the spec, the live state, and findings."""
+    """Planning context: the spec, the live state, and the problems and warnings found so far."""
 
     spec_file: SpecFile
     state: LiveState
@@ -108,7 +108,7 @@ def _not_found_hint(section: str) -> str:
 
 @dataclass
 class ApplyContext:
-    """What a write needs: the client, the state it was planned against, and the objects created so far."""
+    """Apply context: the client, the state the plan was made from, and the objects created so far."""
 
     client: AuthentikClient
     state: LiveState
@@ -125,7 +125,7 @@ class ApplyContext:
         return self.state.release
 
     def live(self, section: str, name: str) -> dict[str, Any]:
-        """The object called `name`: created in this apply, or read with the state."""
+        """Return the object called `name`: created in this apply, or read with the state."""
         if (section, name) in self.created:
             return self.created[(section, name)]
         if (section, name) in self.located:
@@ -189,7 +189,7 @@ class Resource:
         return index
 
     def find_live(self, obj: Any, ctx: PlanContext, path: YamlPath) -> dict[str, Any] | None:
-        """The live object for a spec object: by the id its stack recorded, else by name."""
+        """Find the live object for a spec object: by the id its stack recorded, else by name."""
         key = self.key(obj)
         inventory = ctx.state.inventory
         if inventory is not None and self.section in OWNED_SECTIONS:
@@ -232,7 +232,7 @@ class Resource:
                 )
 
     def membership_only(self, obj: Any) -> bool:
-        """Whether the spec names the object only to add members to it (then it needs no owner)."""
+        """Tell whether the spec names the object only to add members to it, so it needs no owner."""
         return False
 
     def check_name_free(
@@ -334,10 +334,10 @@ class Resource:
 
 
 def named(items: list[dict[str, Any]], value: Any, field: str = "name") -> dict[str, Any] | None:
-    """The first object whose `field` equals `value` (list filters may match loosely)."""
+    """Return the first object whose `field` equals `value`, because list filters may match loosely."""
     return next((item for item in items if item.get(field) == value), None)
 
 
 def changed(change: ResourceChange) -> set[str]:
-    """The names of the fields a change touches (for an update, only those that differ)."""
+    """Return the names of the fields a change touches; for an update, only those that differ."""
     return {field_change.field for field_change in change.fields}
