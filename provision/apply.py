@@ -178,31 +178,36 @@ def _error_text(error: ApiError | ProvisionError) -> str:
 def apply_stages(plan: Plan, spec_file: SpecFile) -> list[list[ResourceChange]]:
     """Group the pending changes into stages whose changes do not depend on each other.
 
-    Groups come first, parents a stage before their children, with scope mappings in
-    the first stage; then proxy providers, applications with their access, outposts,
+    Scope mappings and top-level groups come first, each group a stage after its parents.
+    Proxy providers follow the mappings they carry, outposts the providers, and
+    applications both the providers and the groups their access names. Then come the
     memberships that left the spec, and deletes in reverse dependency order.
     """
     depth = _group_depths(spec_file)
     group_levels = max(depth.values(), default=0) + 1
-    after_groups = {"proxy_providers": 0, "applications": 1, "outposts": 2}
+    first_stage = {
+        "scope_mappings": 0,
+        "proxy_providers": 1,
+        "outposts": 2,
+        "applications": max(group_levels, 2),
+    }
+    last_write_stage = max(first_stage.values())
     delete_order = {"applications": 0, "proxy_providers": 1, "scope_mappings": 2, "groups": 3}
     stages: dict[int, list[ResourceChange]] = {}
     group_deletes = 0
     for change in plan.pending:
         if change.action is Action.DELETE and change.section == "groups":
             # One at a time, in the order prune chose: children before their parents.
-            key = group_levels + 4 + delete_order["groups"] + group_deletes
+            key = last_write_stage + 2 + delete_order["groups"] + group_deletes
             group_deletes += 1
         elif change.action is Action.DELETE:
-            key = group_levels + 4 + delete_order[change.section]
+            key = last_write_stage + 2 + delete_order[change.section]
         elif change.key not in _spec_keys(spec_file, change.section):
-            key = group_levels + 3  # memberships of objects the spec no longer names
+            key = last_write_stage + 1  # memberships of objects the spec no longer names
         elif change.section == "groups":
             key = depth.get(change.key, 0)
-        elif change.section == "scope_mappings":
-            key = 0
         else:
-            key = group_levels + after_groups[change.section]
+            key = first_stage[change.section]
         stages.setdefault(key, []).append(change)
     return [stages[key] for key in sorted(stages)]
 

@@ -194,3 +194,24 @@ def test_parallel_output_in_plan_order(fake: FakeAuthentik, run: ProvisionRunner
     assert outcome.exit_code == 0, outcome.text
     created = [line.split('"')[1] for line in outcome.stdout.splitlines() if line.startswith("  created ")]
     assert created == [f"g{number:02}" for number in range(20)]
+
+
+def test_stages_respect_dependencies(monkeypatch: pytest.MonkeyPatch) -> None:
+    from provision.api.releases import Release
+    from provision.apply import apply_stages, dependents
+    from provision.plan.build import build_plan
+    from provision.spec import load_spec
+    from provision.state import LiveState
+
+    monkeypatch.setenv("NPM_USERNAME", "user@example.com")
+    monkeypatch.setenv("NPM_PASSWORD", "a-long-password")
+    for path in (EVERY_FIELD, NPM_BLUEPRINT):
+        spec_file = load_spec(path)
+        plan = build_plan(spec_file, LiveState.empty(Release(2025, 12)))
+        stages = apply_stages(plan, spec_file)
+        stage_of = {change.address: number for number, stage in enumerate(stages) for change in stage}
+        assert set(stage_of) == {change.address for change in plan.pending}
+        for address, number in stage_of.items():
+            change = next(change for change in plan.pending if change.address == address)
+            for dependent in dependents(spec_file, change):
+                assert stage_of[dependent] > number, f"{dependent} runs with or before {address}"
