@@ -24,7 +24,7 @@ Reporter = Callable[[str, ResourceChange, str], None]
 
 @dataclass
 class ApplyResult:
-    """What an apply did: the objects applied, those that failed (with authentik's message), and those skipped."""
+    """Outcome of an apply: the objects applied, those that failed (with authentik's message), and those skipped."""
 
     applied: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
@@ -40,7 +40,7 @@ class ApplyResult:
 
 
 class ApplyFailed(ProvisionError):
-    """A write failed; the message names the object, authentik's answer and what was applied."""
+    """A failed write. The message names the object, authentik's response and what was applied."""
 
     def __init__(self, result: ApplyResult, hint: str | None) -> None:
         super().__init__(
@@ -213,7 +213,7 @@ def apply_stages(plan: Plan, spec_file: SpecFile) -> list[list[ResourceChange]]:
 
 
 def dependents(spec_file: SpecFile, change: ResourceChange) -> set[str]:
-    """The addresses of every spec object that refers, directly or not, to the changed object."""
+    """Return the addresses of every spec object that refers, directly or not, to the changed object."""
     spec = spec_file.spec
     edges: dict[str, set[str]] = {}
 
@@ -309,7 +309,7 @@ def _forget_vanished(ctx: ApplyContext) -> None:
 
 
 def _spec_object(spec_file: SpecFile, change: ResourceChange) -> object | None:
-    """The spec's object for a change; None for a membership the spec no longer names."""
+    """Return the spec's object for a change, or None for a membership the spec no longer names."""
     key = "slug" if change.section == "applications" else "name"
     items: list[object] = list(getattr(spec_file.spec, change.section))
     return next((item for item in items if getattr(item, key) == change.key), None)

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 
 def _click_class(name: str) -> type[Exception]:
-    """One of click's exception classes, whether typer vendors click (0.29+) or depends on it."""
+    """Return one of click's exception classes, whether typer vendors click (0.29+) or depends on it."""
     return next(base for base in typer.BadParameter.__mro__ if base.__name__ == name)
 
 

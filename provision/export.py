@@ -14,23 +14,10 @@ from typing import Any
 import yaml
 
 from provision.api.client import AuthentikClient
+from provision.resources.proxy_providers import PLAIN_FIELDS as PROXY_FIELDS
 from provision.secrets import is_password_like
 from provision.state import PROXY_DEFAULT_MAPPINGS, TARGET_CHUNK
 
-PROXY_FIELDS = (
-    "mode",
-    "external_host",
-    "internal_host",
-    "internal_host_ssl_validation",
-    "cookie_domain",
-    "skip_path_regex",
-    "basic_auth_enabled",
-    "basic_auth_user_attribute",
-    "basic_auth_password_attribute",
-    "intercept_header_auth",
-    "access_token_validity",
-    "refresh_token_validity",
-)
 APPLICATION_FIELDS = {
     "launch_url": "meta_launch_url",
     "description": "meta_description",

@@ -147,7 +147,7 @@ def plan_header(plan: Plan) -> str:
 
 
 def render_plan_text(plan: Plan, *, show_unchanged: bool = False, color: bool = False) -> str:
-    """The plan for people; `color` adds ANSI colours (green create, yellow update, red delete)."""
+    """Render the plan for people. `color` adds ANSI colours (green create, yellow update, red delete)."""
     lines = [plan_header(plan), ""]
     for change in plan.changes + (plan.orphans if plan.prune else ()):
         if change.action is Action.NOOP and not show_unchanged:
@@ -195,7 +195,7 @@ def summary_line(plan: Plan) -> str:
 
 
 def plan_document(plan: Plan) -> dict[str, Any]:
-    """The machine-readable plan (`--output json`); `format_version` changes only on incompatible edits."""
+    """Build the machine-readable plan (`--output json`). `format_version` changes only on incompatible edits."""
     return {
         "format_version": FORMAT_VERSION,
         "authentik": None if plan.offline else {"url": plan.url, "version": str(plan.release)},

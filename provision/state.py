@@ -64,7 +64,7 @@ class Index:
 
 @dataclass
 class LiveState:
-    """What authentik holds now, as far as the spec needs it."""
+    """The objects authentik contains now, as far as the spec needs them."""
 
     release: Release
     url: str | None = None
@@ -96,7 +96,7 @@ class LiveState:
         return self.inventories.setdefault(self.stack, Inventory(stack=self.stack))
 
     def owner_of(self, section: str, pk: Any) -> str | None:
-        """The stack that owns the object, if any."""
+        """Return the stack that owns the object, or None."""
         for stack, inventory in self.inventories.items():
             if inventory.owns(section, pk):
                 return stack
@@ -104,7 +104,7 @@ class LiveState:
 
     @classmethod
     def empty(cls, release: Release, stack: str | None = None) -> LiveState:
-        """An authentik with nothing in it, for offline plans."""
+        """Create the state of an empty authentik, for offline plans."""
         return cls(release=release, offline=True, stack=stack)
 
     @classmethod

@@ -127,7 +127,7 @@ def test_not_found(fake: FakeAuthentik) -> None:
 
 
 def test_write_405_explained(fake: FakeAuthentik) -> None:
-    # authentik 2025.12.4 answers a crash in a write with 405 and an empty body.
+    # authentik 2025.12.4 responds to a crash in a write with 405 and an empty body.
     client = client_for(fake)
     fake.fail_next("PATCH", r"^/core/groups/", status=405, body=None)
     group = client.list("core/groups/")[0]
@@ -150,7 +150,7 @@ def test_binding_patch_without_target_is_405(fake: FakeAuthentik) -> None:
 
 
 class ScriptedAdapter(requests.adapters.BaseAdapter):
-    """Answers with a scripted list of (status, headers, body) and records each request."""
+    """Transport adapter that returns a scripted list of (status, headers, body) and records each request."""
 
     def __init__(self, answers: list[tuple[int, dict[str, str], bytes]]) -> None:
         super().__init__()

@@ -57,7 +57,8 @@ def test_version_endpoint_reports_the_schema_version(fake: FakeAuthentik) -> Non
     body = call(fake, "GET", "/admin/version/").json()
 
     assert body["version_current"] == fake.version
-    assert body["build_hash"] == "" and body["outdated"] is False
+    assert body["build_hash"] == ""
+    assert body["outdated"] is False
     assert ("version_latest_valid" in body) == fake.release.at_least("2024.4")
     assert ("outpost_outdated" in body) == fake.release.at_least("2024.8")
 
@@ -216,7 +217,7 @@ def test_plain_name_filter_on_proxy_providers_returns_all(fake: FakeAuthentik) -
 
 @pytest.mark.parametrize("fake", ["2024.10", "2025.6", "2025.12"], indirect=True)
 def test_unassigned_provider_fields_null(fake: FakeAuthentik) -> None:
-    # Seen on live 2024.10.5 and 2025.12.4 servers: null, not omitted as the API notes say.
+    # Seen on live 2024.10.5 and 2025.12.4 servers: null, where the API notes expected the fields to be omitted.
     body = call(fake, "POST", "/providers/proxy/", json=proxy_body(fake)).json()
 
     assert body["assigned_application_slug"] is None
@@ -499,7 +500,8 @@ def test_validator_catches(
 ) -> None:
     problems = validator.validate(method, path, query, body)
 
-    assert len(problems) == 1 and expected in problems[0], problems
+    assert len(problems) == 1, problems
+    assert expected in problems[0], problems
 
 
 def test_validator_accepts_a_valid_request(validator: RequestValidator) -> None:

@@ -348,12 +348,12 @@ class AuthentikClient:
             # authentik 2025.12.4 responds to a crash in a write with 405 and an empty
             # body, because its error view only allows GET.
             raise ServerError(
-                f"authentik answered 405 to {where}",
+                f"authentik responded 405 to {where}",
                 hint="authentik answers an internal error in a write this way; "
                 "its server log has the traceback.",
                 **kwargs,
             )
-        raise ServerError(f"authentik answered {status} to {where}", **kwargs)
+        raise ServerError(f"authentik responded {status} to {where}", **kwargs)
 
 
 __all__ = ["ApiError", "AuthentikClient", "ConnectionSettings", "api_base_url", "new_session"]
