@@ -16,8 +16,10 @@ import yaml
 from provision.api.client import AuthentikClient
 from provision.resources.proxy_providers import PLAIN_FIELDS as PROXY_FIELDS
 from provision.secrets import is_password_like
-from provision.state import PROXY_DEFAULT_MAPPINGS, TARGET_CHUNK
+from provision.state import PROXY_DEFAULT_MAPPINGS
 
+# Targets per bindings request: 100 UUIDs make a query string of about 5 KB.
+TARGET_CHUNK = 100
 APPLICATION_FIELDS = {
     "launch_url": "meta_launch_url",
     "description": "meta_description",

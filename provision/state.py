@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from provision.api.client import AuthentikClient
+from provision.api.client import AuthentikClient, read_lists
 from provision.api.releases import Release
 from provision.ownership import INVENTORY_PREFIX, Inventory
 from provision.spec.models import Spec
@@ -31,7 +30,6 @@ PROXY_DEFAULT_MAPPINGS = frozenset(
     }
 )
 EMBEDDED_OUTPOST = "goauthentik.io/outposts/embedded"
-TARGET_CHUNK = 100
 
 
 @dataclass
@@ -77,8 +75,8 @@ class LiveState:
     outposts: Index = field(default_factory=lambda: Index("name"))
     flows: Index = field(default_factory=lambda: Index("slug"))
     certificates: Index = field(default_factory=lambda: Index("name"))
-    # Policy bindings by the pk of their target application.
-    bindings: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # The bindings of groups and users (not of policies), by the pk of their target.
+    bindings: Index = field(default_factory=lambda: Index("target"))
     # Every property mapping and every provider, of any type: names are unique across types.
     all_mappings: Index = field(default_factory=lambda: Index("name"))
     all_providers: Index = field(default_factory=lambda: Index("name"))
@@ -145,6 +143,10 @@ class LiveState:
             reads.append((state.outposts, "outposts/instances/", {}))
         if "applications" in touches:
             reads.append((state.applications, "core/applications/", {"superuser_full_list": "true"}))
+            # Access is granted by group bindings. Bindings without a policy (those of groups
+            # and users) are read for every target at once, so this read need not wait for
+            # the applications' primary keys; the plan picks out the applications' own.
+            reads.append((state.bindings, "policies/bindings/", {"policy__isnull": "true"}))
         _read_lists(client, reads, parallelism)
 
         # Names are unique across provider types and across mapping types; the lists of
@@ -155,8 +157,6 @@ class LiveState:
         if any(mapping.name not in state.scope_mappings.by_key for mapping in spec.scope_mappings):
             clash_reads.append((state.all_mappings, "propertymappings/all/", {}))
         _read_lists(client, clash_reads, parallelism)
-        if "applications" in touches:
-            state._fetch_bindings(client, spec)
         state.fetched = touches
         usernames = _member_usernames(spec)
         if state.inventory is not None:
@@ -164,24 +164,6 @@ class LiveState:
         if usernames:
             state.users.extend(_fetch_users(client, usernames, release))
         return state
-
-    def _fetch_bindings(self, client: AuthentikClient, spec: Spec) -> None:
-        targets = set()
-        for application in spec.applications:
-            live = self.applications.get(application.slug)
-            if live is not None:
-                targets.add(str(live["pk"]))
-        if self.inventory is not None:
-            targets |= {
-                str(pk)
-                for pk in self.inventory.owned["applications"].values()
-                if pk in self.applications.by_pk
-            }
-        targets_sorted = sorted(targets)
-        for start in range(0, len(targets_sorted), TARGET_CHUNK):
-            chunk = targets_sorted[start : start + TARGET_CHUNK]
-            for binding in client.iter_list("policies/bindings/", {"target_in": chunk}):
-                self.bindings.setdefault(str(binding["target"]), []).append(binding)
 
     def embedded_outpost(self) -> dict[str, Any] | None:
         for outpost in self.outposts.by_pk.values():
@@ -200,13 +182,8 @@ class LiveState:
 def _read_lists(
     client: AuthentikClient, reads: list[tuple[Index, str, dict[str, Any]]], parallelism: int
 ) -> None:
-    if parallelism <= 1:
-        for index, path, params in reads:
-            index.extend(client.iter_list(path, params))
-        return
-    with ThreadPoolExecutor(max_workers=parallelism) as pool:
-        results = list(pool.map(lambda read: client.list(read[1], read[2]), reads))
-    for (index, _, _), items in zip(reads, results, strict=True):
+    lists = read_lists(client, [(path, params) for _, path, params in reads], parallelism)
+    for (index, _, _), items in zip(reads, lists, strict=True):
         index.extend(items)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from provision.api.client import AuthentikClient, ConnectionSettings, api_base_url
+from provision.api.client import AuthentikClient, ConnectionSettings, api_base_url, read_lists
 from provision.api.errors import (
     AuthenticationFailed,
     ConnectionFailed,
@@ -57,6 +57,37 @@ def test_list_reads_every_page(fake: FakeAuthentik) -> None:
     pages = [request for request in fake.requests if request.path == "/core/groups/"]
     expected_pages = 3 if fake.release.at_least("2025.12") else 1
     assert len(pages) == expected_pages
+
+
+@pytest.mark.parametrize("parallelism", [1, 4])
+def test_read_lists_keeps_list_and_page_order(fake: FakeAuthentik, parallelism: int) -> None:
+    for number in range(230):
+        fake.create_record("group", name=f"bulk-{number:03}")
+    fake.refresh()
+    client = client_for(fake)
+    reads = [("core/groups/", {"include_users": "false"}), ("flows/instances/", {}), ("core/groups/", {})]
+
+    lists = read_lists(client, reads, parallelism)
+
+    assert lists == [client.list(path, params) for path, params in reads]
+    assert len(lists[0]) > 230
+    assert [group["name"] for group in lists[0]] == [group["name"] for group in lists[2]]
+
+
+def test_read_lists_sends_first_pages_before_the_rest(fake: FakeAuthentik) -> None:
+    """The later pages are read once the first pages say how many there are."""
+    for number in range(230):
+        fake.create_record("group", name=f"bulk-{number:03}")
+    fake.refresh()
+    client = client_for(fake)
+    client.release  # noqa: B018 (reads the version first)
+    fake.reset_log()
+
+    read_lists(client, [("core/groups/", {}), ("flows/instances/", {})], parallelism=4)
+
+    pages = [(request.path, request.query["page"]) for request in fake.requests]
+    assert sorted(pages[:2]) == [("/core/groups/", ["1"]), ("/flows/instances/", ["1"])]
+    assert sorted(pages[2:]) == [("/core/groups/", ["2"]), ("/core/groups/", ["3"])]
 
 
 def test_get_retried_after_503(fake: FakeAuthentik) -> None:

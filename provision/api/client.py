@@ -11,7 +11,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,6 +40,15 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "PATCH", "DELETE"})
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENT_POSTS = ("/add_user/", "/remove_user/")
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list endpoint: its objects, the next page's number and the page count."""
+
+    results: list[dict[str, Any]]
+    next_page: int | None
+    total_pages: int
 
 
 def new_session() -> requests.Session:
@@ -144,27 +154,32 @@ class AuthentikClient:
         return list(self.iter_list(path, params))
 
     def iter_list(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-        query = dict(params or {})
-        query.setdefault("page_size", self.release.max_page_size)
         page = 1
         while True:
-            query["page"] = page
-            answer = self.get(path, params=query)
-            results = answer.get("results")
-            if not isinstance(results, list):
-                raise ConnectionFailed(
-                    f"{self.base_url} did not respond like authentik's API (GET /api/v3/{path} returned no result list)",
-                    method="GET",
-                    path=path,
-                    hint="Check the URL: it must reach authentik's server.",
-                )
-            log.debug("read page %d of %s: %d objects", page, path, len(results))
-            yield from results
-            next_page = (answer.get("pagination") or {}).get("next", 0)
-            # authentik marks the last page with next == 0 rather than null.
-            if not next_page or next_page <= page:
+            answer = self.page(path, params, page)
+            yield from answer.results
+            if answer.next_page is None:
                 return
-            page = int(next_page)
+            page = answer.next_page
+
+    def page(self, path: str, params: dict[str, Any] | None, number: int) -> Page:
+        """Fetch one page of a list endpoint, at the largest page size the release allows."""
+        query = {"page_size": self.release.max_page_size, **(params or {}), "page": number}
+        answer = self.get(path, params=query)
+        results = answer.get("results") if isinstance(answer, dict) else None
+        if not isinstance(results, list):
+            raise ConnectionFailed(
+                f"{self.base_url} did not respond like authentik's API (GET /api/v3/{path} returned no result list)",
+                method="GET",
+                path=path,
+                hint="Check the URL: it must reach authentik's server.",
+            )
+        log.debug("read page %d of %s: %d objects", number, path, len(results))
+        pagination = answer.get("pagination") or {}
+        # authentik marks the last page with next == 0 rather than null.
+        next_page = int(pagination.get("next") or 0)
+        total = int(pagination.get("total_pages") or 0)
+        return Page(results, next_page if next_page > number else None, max(total, number))
 
     def request(
         self,
@@ -356,4 +371,32 @@ class AuthentikClient:
         raise ServerError(f"authentik responded {status} to {where}", **kwargs)
 
 
-__all__ = ["ApiError", "AuthentikClient", "ConnectionSettings", "api_base_url", "new_session"]
+def read_lists(
+    client: AuthentikClient, reads: Sequence[tuple[str, dict[str, Any]]], parallelism: int = 1
+) -> list[list[dict[str, Any]]]:
+    """Read every page of several lists through `client`, up to `parallelism` requests at a time.
+
+    The first pages of all lists go out together; each first page tells how many pages its
+    list has, and the remaining pages of every list then share the same pool. Returns the
+    objects of each list, in the order of `reads` and of the pages. With `parallelism` 1 the
+    requests go out one after another, list by list.
+    """
+    if parallelism <= 1 or not reads:
+        return [client.list(path, params) for path, params in reads]
+    pages: list[dict[int, list[dict[str, Any]]]] = [{} for _ in reads]
+    with ThreadPoolExecutor(max_workers=parallelism) as pool:
+        firsts = [pool.submit(client.page, path, params, 1) for path, params in reads]
+        rest: list[tuple[int, int, Future[Page]]] = []
+        for index, ((path, params), future) in enumerate(zip(reads, firsts, strict=True)):
+            first = future.result()
+            pages[index][1] = first.results
+            rest += [
+                (index, number, pool.submit(client.page, path, params, number))
+                for number in range(2, first.total_pages + 1)
+            ]
+        for index, number, future in rest:
+            pages[index][number] = future.result().results
+    return [[item for number in sorted(by_number) for item in by_number[number]] for by_number in pages]
+
+
+__all__ = ["ApiError", "AuthentikClient", "ConnectionSettings", "api_base_url", "new_session", "read_lists"]

@@ -97,7 +97,7 @@ class Applications(Resource):
         )
         observed["access"] = sorted(
             ctx.state.groups.name_of(binding["group"]) or f"#{binding['group']}"
-            for binding in self._group_bindings(ctx.state.bindings.get(str(live["pk"]), []))
+            for binding in self._group_bindings(ctx.state.bindings.all_named(str(live["pk"])))
             if binding.get("enabled", True) and not binding.get("negate", False)
         )
         return observed
@@ -151,7 +151,7 @@ class Applications(Resource):
         ctx: ApplyContext,
     ) -> None:
         target = ctx.pk(self.section, obj.slug)
-        existing = self._group_bindings(ctx.state.bindings.get(str(target), []))
+        existing = self._group_bindings(ctx.state.bindings.all_named(str(target)))
         for name in added:
             group_pk = ctx.pk("groups", name)
             binding = next((item for item in existing if item["group"] == group_pk), None)
