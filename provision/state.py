@@ -143,9 +143,8 @@ class LiveState:
             reads.append((state.outposts, "outposts/instances/", {}))
         if "applications" in touches:
             reads.append((state.applications, "core/applications/", {"superuser_full_list": "true"}))
-            # Access is granted by group bindings. Bindings without a policy (those of groups
-            # and users) are read for every target at once, so this read need not wait for
-            # the applications' primary keys; the plan picks out the applications' own.
+            # Access is granted by group bindings. Reading every binding without a policy (those
+            # of groups and users) avoids waiting for the applications' primary keys.
             reads.append((state.bindings, "policies/bindings/", {"policy__isnull": "true"}))
         _read_lists(client, reads, parallelism)
 

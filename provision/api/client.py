@@ -165,8 +165,8 @@ class AuthentikClient:
     def page(self, path: str, params: dict[str, Any] | None, number: int) -> Page:
         """Fetch one page of a list endpoint, at the largest page size the release allows."""
         query = {"page_size": self.release.max_page_size, **(params or {}), "page": number}
-        answer = self.get(path, params=query)
-        results = answer.get("results") if isinstance(answer, dict) else None
+        body = self.get(path, params=query)
+        results = body.get("results") if isinstance(body, dict) else None
         if not isinstance(results, list):
             raise ConnectionFailed(
                 f"{self.base_url} did not respond like authentik's API (GET /api/v3/{path} returned no result list)",
@@ -175,7 +175,7 @@ class AuthentikClient:
                 hint="Check the URL: it must reach authentik's server.",
             )
         log.debug("read page %d of %s: %d objects", number, path, len(results))
-        pagination = answer.get("pagination") or {}
+        pagination = body.get("pagination") or {}
         # authentik marks the last page with next == 0 rather than null.
         next_page = int(pagination.get("next") or 0)
         total = int(pagination.get("total_pages") or 0)
@@ -376,10 +376,10 @@ def read_lists(
 ) -> list[list[dict[str, Any]]]:
     """Read every page of several lists through `client`, up to `parallelism` requests at a time.
 
-    The first pages of all lists go out together; each first page tells how many pages its
-    list has, and the remaining pages of every list then share the same pool. Returns the
+    The first pages of all lists are requested together. Each first page contains its list's
+    page count, so the remaining pages of every list then share the same pool. Returns the
     objects of each list, in the order of `reads` and of the pages. With `parallelism` 1 the
-    requests go out one after another, list by list.
+    requests are sent one after another, list by list.
     """
     if parallelism <= 1 or not reads:
         return [client.list(path, params) for path, params in reads]
