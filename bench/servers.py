@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import Any
@@ -10,6 +11,10 @@ import requests
 
 from bench.measure import CountingSession, Recorder
 from provision.api.client import is_loopback_url
+
+RETRIES = 2
+RETRY_STATUSES = frozenset({502, 503, 504})
+RETRY_BACKOFF = 0.5
 
 
 class FakeServer:
@@ -87,11 +92,28 @@ class LiveServer:
         session: requests.Session | None = None,
         expect: tuple[int, ...] = (200, 201, 204),
     ) -> Any:
-        """Send one request straight to the API, without provision's client, and decode the response."""
+        """Send one request straight to the API, without provision's client, and decode the response.
+
+        A dropped connection or a 502, 503 or 504 is retried up to twice, as provision's client
+        does. authentik's gunicorn configuration restarts a worker after 1000 to 1050 requests,
+        which can drop a keep-alive connection. NOTE: a POST retried after a dropped connection fails with 400 if the first
+        attempt did create the object. The sweep at the end of each size still deletes it.
+        """
         sender = session or requests
-        response = sender.request(
-            method, self.api + path, json=body, params=params, headers=self.headers, timeout=600
-        )
+        for attempt in range(1, RETRIES + 2):
+            try:
+                response = sender.request(
+                    method, self.api + path, json=body, params=params, headers=self.headers, timeout=600
+                )
+            except requests.ConnectionError as error:
+                if attempt > RETRIES:
+                    raise
+                print(f"   {method} {path} failed ({error}); retrying", file=sys.stderr, flush=True)
+            else:
+                if response.status_code not in RETRY_STATUSES or attempt > RETRIES:
+                    break
+                print(f"   {method} {path} -> {response.status_code}; retrying", file=sys.stderr, flush=True)
+            time.sleep(RETRY_BACKOFF * attempt)
         if response.status_code not in expect:
             raise RuntimeError(f"{method} {path} -> {response.status_code}: {response.text[:500]}")
         return response.json() if response.content else None
