@@ -36,6 +36,9 @@ SWEEP_PARAMS = {
     "core/groups/": {"include_users": "false"},
 }
 BLUEPRINT_POLL_SECONDS = 0.05
+# authentik 2025.12 stops a worker task after 10 minutes (`worker.task_default_time_limit`),
+# so an apply that has not finished well after that will not finish.
+BLUEPRINT_TIMEOUT = 900.0
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -127,23 +130,28 @@ def delete_paths(server: LiveServer, paths: list[str], parallelism: int) -> Meas
     return Measurement("bare deletes", wall, time.process_time() - cpu_before, 0.0, 0, len(paths))
 
 
-def blueprint_apply(server: LiveServer, content: str, name: str) -> tuple[list[Measurement], str]:
+def blueprint_apply(server: LiveServer, content: str, name: str, measurements: list[Measurement]) -> None:
     """Create a blueprint instance with `content`, apply it, then apply it again unchanged.
 
     authentik 2025.12 queues the apply for its worker and responds at once, so each apply is
-    timed from the request until the instance's `last_applied` changes. Returns the three
-    measurements and the instance's primary key (the caller deletes it).
+    timed from the request until the instance's `last_applied` changes. Each measurement is
+    appended to `measurements` as soon as it is taken, so a later failure keeps the earlier ones.
+    The sweep at the end of the size deletes the instance.
     """
     started = time.perf_counter()
     record = server.call("POST", "managed/blueprints/", {"name": name, "content": content, "enabled": True})
     created = Measurement("blueprint create (validates)", time.perf_counter() - started, 0.0, 0.0, 0, 1)
+    measurements.append(created)
     pk = str(record["pk"])
     first = _apply_and_wait(server, pk, "blueprint apply")
+    measurements.append(first)
     again = _apply_and_wait(server, pk, "blueprint re-apply (unchanged)")
-    return [created, first, again], pk
+    measurements.append(again)
 
 
-def _apply_and_wait(server: LiveServer, pk: str, step: str, timeout: float = 1800.0) -> Measurement:
+def _apply_and_wait(
+    server: LiveServer, pk: str, step: str, timeout: float = BLUEPRINT_TIMEOUT
+) -> Measurement:
     before = server.call("GET", f"managed/blueprints/{pk}/")["last_applied"]
     polls = 0
     started = time.perf_counter()

@@ -18,6 +18,8 @@ import time
 import uuid
 from pathlib import Path
 
+import requests
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for `bench` and `tests.fake_authentik` when run as a script
 
@@ -195,24 +197,36 @@ def _server_side(
     """Bare writes at the tool's parallelism (and at the requested one, if different), then the blueprint."""
     first = result.steps[0]
     writes = [call for call in first.calls if call.is_write]
-    for level in dict.fromkeys([parallelism, requested]):
-        bare, created = live.replay_writes(server, writes, level)
-        deleted = live.delete_paths(server, created, level)
-        suffix = "" if level == parallelism else f" at parallelism {level}"
-        for measurement in (bare, deleted):
-            renamed = Measurement(
-                measurement.step + suffix, measurement.wall, 0.0, 0.0, 0, measurement.writes
-            )
-            _progress(renamed)
-            result.server_steps.append(renamed)
+    try:
+        for level in dict.fromkeys([parallelism, requested]):
+            bare, created = live.replay_writes(server, writes, level)
+            deleted = live.delete_paths(server, created, level)
+            suffix = "" if level == parallelism else f" at parallelism {level}"
+            for measurement in (bare, deleted):
+                renamed = Measurement(
+                    measurement.step + suffix, measurement.wall, 0.0, 0.0, 0, measurement.writes
+                )
+                _progress(renamed)
+                result.server_steps.append(renamed)
+    except (requests.RequestException, RuntimeError) as error:
+        _failed(result, "bare writes", error)
 
     _, content = runner.run("render blueprint", ["render", "blueprint", str(spec)])
     if "!Find [authentik_core.user" in content or "authentik_outposts.outpost" in content:
         result.notes.append("the rendered blueprint names users or outposts the spec lists")
-    steps, _ = live.blueprint_apply(server, content, f"{prefix}blueprint")
-    for measurement in steps:
-        _progress(measurement)
-    result.server_steps += steps
+    try:
+        live.blueprint_apply(server, content, f"{prefix}blueprint", result.server_steps)
+    except (requests.RequestException, RuntimeError) as error:
+        _failed(result, "blueprint", error)
+    for measurement in result.server_steps:
+        if measurement.step.startswith("blueprint"):
+            _progress(measurement)
+
+
+def _failed(result: report.SizeResult, part: str, error: Exception) -> None:
+    """Record that one comparison failed, so the sizes measured so far are still written."""
+    print(f"   {part} failed: {error}", file=sys.stderr, flush=True)
+    result.notes.append(f"The {part} comparison failed: {error}")
 
 
 def _median(runner: ToolRunner, step: str, command: list[str], runs: int) -> Measurement:
