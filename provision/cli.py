@@ -168,7 +168,7 @@ ParallelismOption = Annotated[
         envvar="PROVISION_PARALLELISM",
         min=1,
         max=32,
-        help="Requests sent at once: lists read while planning, and writes within one dependency level.",
+        help="Requests sent at once: list pages read while planning, and writes within one dependency level.",
     ),
 ]
 PruneOption = Annotated[
