@@ -130,21 +130,30 @@ def delete_paths(server: LiveServer, paths: list[str], parallelism: int) -> Meas
     return Measurement("bare deletes", wall, time.process_time() - cpu_before, 0.0, 0, len(paths))
 
 
-def blueprint_apply(server: LiveServer, content: str, name: str, measurements: list[Measurement]) -> None:
+def blueprint_apply(
+    server: LiveServer,
+    content: str,
+    name: str,
+    measurements: list[Measurement],
+    settle: Callable[[str], None],
+) -> None:
     """Create a blueprint instance with `content`, apply it, then apply it again unchanged.
 
     authentik 2025.12 queues the apply for its worker and responds at once, so each apply is
     timed from the request until the instance's `last_applied` changes. Each measurement is
     appended to `measurements` as soon as it is taken, so a later failure keeps the earlier ones.
-    The sweep at the end of the size deletes the instance.
+    `settle(step)` runs before each step. The sweep at the end of the size deletes the instance.
     """
+    settle("blueprint create")
     started = time.perf_counter()
     record = server.call("POST", "managed/blueprints/", {"name": name, "content": content, "enabled": True})
     created = Measurement("blueprint create (validates)", time.perf_counter() - started, 0.0, 0.0, 0, 1)
     measurements.append(created)
     pk = str(record["pk"])
+    settle("blueprint apply")
     first = _apply_and_wait(server, pk, "blueprint apply")
     measurements.append(first)
+    settle("blueprint re-apply")
     again = _apply_and_wait(server, pk, "blueprint re-apply (unchanged)")
     measurements.append(again)
 
@@ -170,17 +179,27 @@ def _apply_and_wait(
     return Measurement(step, wall, 0.0, 0.0, polls, 1)
 
 
-def sweep(server: LiveServer, prefix: str, extra_names: Iterable[str] = ()) -> int:
-    """Delete every object whose name (slug for applications) starts with `prefix`; return how many."""
+def sweep(server: LiveServer, prefix: str, extra_names: Iterable[str] = (), parallelism: int = 4) -> int:
+    """Delete every object whose name (slug for applications) starts with `prefix`; return how many.
+
+    Each collection's objects are deleted in parallel, the collections one after another.
+    """
     names = set(extra_names)
+    sessions = _Sessions()
     deleted = 0
     for collection, field, key in SWEEP:
         # Blueprint instances are few, and a stack's inventory is named "provision: <stack>".
         params = {} if collection == "managed/blueprints/" else {"search": prefix}
         params.update(SWEEP_PARAMS.get(collection, {}))
-        for item in server.list_all(collection, params):
-            value = str(item.get(field, ""))
-            if value.startswith(prefix) or value in names:
-                server.call("DELETE", f"{collection}{item[key]}/", expect=(204, 404))
-                deleted += 1
+        paths = [
+            f"{collection}{item[key]}/"
+            for item in server.list_all(collection, params)
+            if str(item.get(field, "")).startswith(prefix) or str(item.get(field, "")) in names
+        ]
+        _run_parallel(
+            lambda path: server.call("DELETE", path, session=sessions.get(), expect=(204, 404)),
+            paths,
+            parallelism,
+        )
+        deleted += len(paths)
     return deleted

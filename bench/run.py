@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -31,6 +32,9 @@ from bench.specs import empty_spec_text, spec_text, split  # noqa: E402
 MAX_PARALLELISM = 8  # keeps the load on a shared server sane
 HELP_RUNS = 7
 NOOP_RUNS = 3  # steps that change nothing run this often; the median run is reported
+# Against a real authentik, these steps start once its worker is idle, waiting at most SETTLE_LIMIT s.
+SETTLED_STEPS = ("first apply", "no-op plan")
+SETTLE_LIMIT = 900.0
 
 
 def main() -> None:
@@ -102,6 +106,12 @@ def _arguments() -> argparse.Namespace:
         metavar="SIZE",
         help="against a real authentik, run the bare-writes and blueprint comparison only up to this size",
     )
+    parser.add_argument(
+        "--no-settle",
+        dest="settle",
+        action="store_false",
+        help="against a real authentik, start compared steps without waiting for its worker to become idle",
+    )
     parser.add_argument("--release", default="2025.12", help="the fake's authentik release (default 2025.12)")
     parser.add_argument(
         "--allow-remote", action="store_true", help="allow an AUTHENTIK_URL that is not a loopback address"
@@ -148,6 +158,14 @@ def bench_size(
     parallel = ["--parallelism", str(parallelism)] if apply_has_parallelism() else []
     print(f"-- {size} objects (prefix {prefix})", flush=True)
     load_before = os.getloadavg()[0]
+    waits: dict[str, float] = {}
+
+    def settle(step: str) -> None:
+        if isinstance(server, LiveServer) and args.settle:
+            waited = server.wait_for_idle_worker(SETTLE_LIMIT)
+            if waited is not None:
+                waits[step] = waited
+
     with tempfile.TemporaryDirectory(prefix="provision-bench-") as directory:
         spec, empty = Path(directory) / f"{stack}.yaml", Path(directory) / "empty.yaml"
         spec.write_text(spec_text(result.counts, prefix, stack), encoding="utf-8")
@@ -162,6 +180,8 @@ def bench_size(
                 ("prune (empty spec)", ["apply", "--auto-approve", "--prune", *parallel, empty], 1),
             ]
             for step, command, runs in steps:
+                if step in SETTLED_STEPS:
+                    settle(step)
                 measurement = _median(runner, step, [str(part) for part in command], runs)
                 _progress(measurement)
                 result.steps.append(measurement)
@@ -171,13 +191,17 @@ def bench_size(
                     f"Bare writes and blueprint not run at this size (--compare-up-to {args.compare_up_to})."
                 )
             elif isinstance(server, LiveServer):
-                _server_side(server, runner, result, spec, prefix, parallelism, requested)
+                _server_side(server, runner, result, spec, prefix, parallelism, requested, settle)
         finally:
             if not pruned:
                 _cleanup_prune(runner, empty)
             if isinstance(server, LiveServer):
-                deleted = live.sweep(server, prefix, {f"provision: {stack}"})
+                deleted = live.sweep(server, prefix, {f"provision: {stack}"}, parallelism)
                 print(f"   cleanup: deleted {deleted} leftover object(s) named {prefix}*", flush=True)
+    if waits:
+        listed = ", ".join(f"{step} {seconds:.0f} s" for step, seconds in waits.items())
+        limited = " (the limit: the worker was still busy)" if SETTLE_LIMIT in waits.values() else ""
+        result.notes.append(f"Waited for authentik's worker to become idle before: {listed}{limited}.")
     result.notes.append(
         f"Load average (1 min) {load_before:.2f} before and {os.getloadavg()[0]:.2f} after this size; "
         "other processes share this machine."
@@ -193,12 +217,14 @@ def _server_side(
     prefix: str,
     parallelism: int,
     requested: int,
+    settle: Callable[[str], None],
 ) -> None:
     """Bare writes at the tool's parallelism (and at the requested one, if different), then the blueprint."""
     first = result.steps[0]
     writes = [call for call in first.calls if call.is_write]
     try:
         for level in dict.fromkeys([parallelism, requested]):
+            settle("bare writes")
             bare, created = live.replay_writes(server, writes, level)
             deleted = live.delete_paths(server, created, level)
             suffix = "" if level == parallelism else f" at parallelism {level}"
@@ -215,7 +241,7 @@ def _server_side(
     if "!Find [authentik_core.user" in content or "authentik_outposts.outpost" in content:
         result.notes.append("the rendered blueprint names users or outposts the spec lists")
     try:
-        live.blueprint_apply(server, content, f"{prefix}blueprint", result.server_steps)
+        live.blueprint_apply(server, content, f"{prefix}blueprint", result.server_steps, settle)
     except (requests.RequestException, RuntimeError) as error:
         _failed(result, "blueprint", error)
     for measurement in result.server_steps:

@@ -15,6 +15,9 @@ from provision.api.client import is_loopback_url
 RETRIES = 2
 RETRY_STATUSES = frozenset({502, 503, 504})
 RETRY_BACKOFF = 0.5
+# Task states of authentik 2025.10 and later that mean queued or in progress.
+BUSY_TASK_STATES = ("queued", "consumed", "preprocess", "running", "postprocess")
+IDLE_POLL_SECONDS = 2.0
 
 
 class FakeServer:
@@ -117,6 +120,26 @@ class LiveServer:
         if response.status_code not in expect:
             raise RuntimeError(f"{method} {path} -> {response.status_code}: {response.text[:500]}")
         return response.json() if response.content else None
+
+    def wait_for_idle_worker(self, limit: float) -> float | None:
+        """Wait until authentik's worker has no task queued or in progress; return the seconds waited.
+
+        Every write makes authentik queue an event task, so a thousand writes leave the worker
+        busy for minutes, and it shares the server's CPU with the API. Steps that are compared
+        start from an idle worker. Returns None when the release has no task status endpoint
+        (before 2025.10), and `limit` if the worker is still busy then.
+        """
+        started = time.perf_counter()
+        while True:
+            try:
+                status = self.call("GET", "tasks/tasks/status/", expect=(200,))
+            except RuntimeError:
+                return None
+            busy = sum(status.get(state, 0) for state in BUSY_TASK_STATES)
+            waited = time.perf_counter() - started
+            if busy == 0 or waited >= limit:
+                return min(waited, limit)
+            time.sleep(IDLE_POLL_SECONDS)
 
     def list_all(self, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         results: list[dict[str, Any]] = []
