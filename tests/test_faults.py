@@ -67,6 +67,21 @@ def test_failed_post_sent_again_once(fake: FakeAuthentik, run: ProvisionRunner) 
     assert fake.find("group", name="Nginx Proxy Manager admins")
 
 
+def test_post_dropped_twice_sent_thrice(fake: FakeAuthentik, run: ProvisionRunner) -> None:
+    """A restarting server worker can drop several pooled connections in a row."""
+    fake.fail_next("POST", r"^/core/groups/$", exc=requests.ConnectionError("reset"), times=2)
+
+    outcome = run("apply", "--auto-approve", NPM_BLUEPRINT)
+
+    assert outcome.exit_code == 0, outcome.text
+    posts = [
+        request for request in fake.requests if request.method == "POST" and request.path == "/core/groups/"
+    ]
+    assert len(posts) == 3
+    assert len([group for group in fake.store("group") if group["name"] == "Nginx Proxy Manager admins"]) == 1
+    assert "(attempt 3 of 3)" in outcome.stderr
+
+
 def test_get_timeout_retried(fake: FakeAuthentik, run: ProvisionRunner) -> None:
     fake.fail_next("GET", r"^/core/groups/$", exc=requests.Timeout("read timed out"))
     outcome = run("plan", NPM_BLUEPRINT)
@@ -96,7 +111,7 @@ def test_server_error_stops_with_summary(fake: FakeAuthentik, run: ProvisionRunn
 
 def test_continue_on_error_skips_dependents(fake: FakeAuthentik, run: ProvisionRunner) -> None:
     fake.fail_next(
-        "POST", r"^/propertymappings/provider/scope/$", status=500, body={"detail": "boom"}, times=2
+        "POST", r"^/propertymappings/provider/scope/$", status=500, body={"detail": "boom"}, times=3
     )
     outcome = run("apply", "--auto-approve", "--continue-on-error", NPM_BLUEPRINT)
     assert outcome.exit_code == 1

@@ -78,9 +78,9 @@ def _server_error(fake: FakeAuthentik, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _reset(fake: FakeAuthentik, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Twice: after the first reset, apply looks the group up and sends the POST once more.
+    # Three times: after each reset but the last, apply looks the group up and sends the POST again.
     fake.fail_next(
-        "POST", r"^/core/groups/$", exc=requests.ConnectionError(f"reset by peer {ECHOED}"), times=2
+        "POST", r"^/core/groups/$", exc=requests.ConnectionError(f"reset by peer {ECHOED}"), times=3
     )
 
 

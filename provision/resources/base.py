@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -150,22 +151,34 @@ class ApplyContext:
         """POST a new object; after an ambiguous failure, look it up before sending the POST again.
 
         A timeout or a dropped connection leaves open whether authentik created the
-        object, and a blind retry could create it twice.
+        object, and a blind retry could create it twice. The POST is sent up to
+        `ConnectionSettings.retries` times, because a restarting server worker can drop
+        several pooled connections in a row.
         """
-        try:
-            return self.client.post(path, body)
-        except (ConnectionFailed, ServerError) as error:
-            if isinstance(error, ServerError) and error.status not in AMBIGUOUS_STATUSES:
-                raise
-            log.warning(
-                "POST /api/v3/%s failed (%s); checking whether it created the object", path, error.message
-            )
+        attempts = max(self.client.settings.retries, 1)
+        for attempt in range(1, attempts):
+            try:
+                return self.client.post(path, body)
+            except (ConnectionFailed, ServerError) as error:
+                if isinstance(error, ServerError) and error.status not in AMBIGUOUS_STATUSES:
+                    raise
+                log.warning(
+                    "POST /api/v3/%s failed (%s); checking whether it created the object", path, error.message
+                )
             existing = lookup()
             if existing is not None:
                 log.warning("POST /api/v3/%s had created the object; continuing with it", path)
                 return existing
-            log.warning("POST /api/v3/%s created nothing; sending it again (attempt 2 of 2)", path)
-            return self.client.post(path, body)
+            delay = self.client.settings.backoff * (2 ** (attempt - 1))
+            log.warning(
+                "POST /api/v3/%s created nothing; sending it again in %.1f s (attempt %d of %d)",
+                path,
+                delay,
+                attempt + 1,
+                attempts,
+            )
+            time.sleep(delay)
+        return self.client.post(path, body)
 
 
 class Resource:
