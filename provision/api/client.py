@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -385,17 +385,22 @@ def read_lists(
         return [client.list(path, params) for path, params in reads]
     pages: list[dict[int, list[dict[str, Any]]]] = [{} for _ in reads]
     with ThreadPoolExecutor(max_workers=parallelism) as pool:
-        firsts = [pool.submit(client.page, path, params, 1) for path, params in reads]
+        firsts = {
+            pool.submit(client.page, path, params, 1): index for index, (path, params) in enumerate(reads)
+        }
         rest: list[tuple[int, int, Future[Page]]] = []
-        for index, ((path, params), future) in enumerate(zip(reads, firsts, strict=True)):
+        # A list's remaining pages are queued as soon as its own first page has arrived.
+        for future in as_completed(firsts):
+            index = firsts[future]
+            path, params = reads[index]
             first = future.result()
             pages[index][1] = first.results
             rest += [
                 (index, number, pool.submit(client.page, path, params, number))
                 for number in range(2, first.total_pages + 1)
             ]
-        for index, number, future in rest:
-            pages[index][number] = future.result().results
+        for index, number, page in rest:
+            pages[index][number] = page.result().results
     return [[item for number in sorted(by_number) for item in by_number[number]] for by_number in pages]
 
 
