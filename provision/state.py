@@ -146,16 +146,28 @@ class LiveState:
             # Access is granted by group bindings. Reading every binding without a policy (those
             # of groups and users) avoids waiting for the applications' primary keys.
             reads.append((state.bindings, "policies/bindings/", {"policy__isnull": "true"}))
+        # Names are unique across provider types and across mapping types, so the lists of
+        # every type are read when the spec creates something, to check for clashes. A spec
+        # naming objects its stack does not own yet will likely create them, so those lists
+        # join the first reads. Otherwise they are read only if the first reads show a gap.
+        clashes = (
+            (state.all_providers, "providers/all/", "proxy_providers", state.proxy_providers),
+            (state.all_mappings, "propertymappings/all/", "scope_mappings", state.scope_mappings),
+        )
+        early = {
+            path
+            for _, path, section, _ in clashes
+            if state.inventory is not None
+            and any(obj.name not in state.inventory.owned[section] for obj in getattr(spec, section))
+        }
+        reads += [(index, path, {}) for index, path, _, _ in clashes if path in early]
         _read_lists(client, reads, parallelism)
-
-        # Names are unique across provider types and across mapping types; the lists of
-        # every type are needed only when the spec creates something, to check for clashes.
-        clash_reads: list[tuple[Index, str, dict[str, Any]]] = []
-        if any(provider.name not in state.proxy_providers.by_key for provider in spec.proxy_providers):
-            clash_reads.append((state.all_providers, "providers/all/", {}))
-        if any(mapping.name not in state.scope_mappings.by_key for mapping in spec.scope_mappings):
-            clash_reads.append((state.all_mappings, "propertymappings/all/", {}))
-        _read_lists(client, clash_reads, parallelism)
+        late: list[tuple[Index, str, dict[str, Any]]] = [
+            (index, path, {})
+            for index, path, section, live in clashes
+            if path not in early and any(obj.name not in live.by_key for obj in getattr(spec, section))
+        ]
+        _read_lists(client, late, parallelism)
         state.fetched = touches
         usernames = _member_usernames(spec)
         if state.inventory is not None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bench.specs import spec_text
+from provision import state as state_module
 from tests.cli_harness import ProvisionRunner
 from tests.fake_authentik import FakeAuthentik
 
@@ -48,3 +50,32 @@ def test_plan_reads_users_once(fake: FakeAuthentik, run: ProvisionRunner, tmp_pa
     run("plan", spec)
 
     assert sum(request.path == "/core/users/" for request in fake.requests) == 1
+
+
+def test_new_stack_reads_clash_lists_early(
+    fake: FakeAuthentik, run: ProvisionRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stack that does not own its objects yet reads the all-types lists with the first reads."""
+    batches: list[list[str]] = []
+    original = state_module.read_lists
+
+    def recording(client: Any, reads: Any, parallelism: int = 1) -> Any:
+        batches.append([path for path, _ in reads])
+        return original(client, reads, parallelism)
+
+    monkeypatch.setattr(state_module, "read_lists", recording)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        spec_text(
+            {"groups": 2, "scope_mappings": 2, "proxy_providers": 2, "applications": 2}, "early-", "early"
+        )
+    )
+
+    assert run("apply", "--auto-approve", spec).exit_code == 0
+    first_apply, batches[:] = list(batches), []
+    assert run("plan", spec).exit_code == 0
+
+    assert "providers/all/" in first_apply[0]
+    assert "propertymappings/all/" in first_apply[0]
+    assert [path for batch in first_apply[1:] for path in batch] == []
+    assert not any("providers/all/" in batch or "propertymappings/all/" in batch for batch in batches)
