@@ -146,10 +146,8 @@ class LiveState:
             # Access is granted by group bindings. Reading every binding without a policy (those
             # of groups and users) avoids waiting for the applications' primary keys.
             reads.append((state.bindings, "policies/bindings/", {"policy__isnull": "true"}))
-        # Names are unique across provider types and across mapping types, so the lists of
-        # every type are read when the spec creates something, to check for clashes. A spec
-        # naming objects its stack does not own yet will likely create them, so those lists
-        # join the first reads. Otherwise they are read only if the first reads show a gap.
+        # Names are unique across provider (and mapping) types, so a create needs the all-types
+        # lists. They join the first reads when the stack does not own every spec object yet.
         clashes = (
             (state.all_providers, "providers/all/", "proxy_providers", state.proxy_providers),
             (state.all_mappings, "propertymappings/all/", "scope_mappings", state.scope_mappings),
