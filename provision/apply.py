@@ -6,8 +6,8 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-from provision.api.client import AuthentikClient
 from provision.api.errors import ApiError
 from provision.errors import EXIT_INTERRUPTED, ProvisionError
 from provision.ownership import OWNED_SECTIONS, Inventory, inventory_content, inventory_name
@@ -16,6 +16,9 @@ from provision.resources import RESOURCES
 from provision.resources.base import ApplyContext
 from provision.spec.load import SpecFile
 from provision.state import Index, LiveState
+
+if TYPE_CHECKING:
+    from provision.api.client import AuthentikClient
 
 log = logging.getLogger("provision.apply")
 

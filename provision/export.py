@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from provision.api.client import AuthentikClient
 from provision.resources.proxy_providers import PLAIN_FIELDS as PROXY_FIELDS
 from provision.secrets import is_password_like
 from provision.state import PROXY_DEFAULT_MAPPINGS
+
+if TYPE_CHECKING:
+    from provision.api.client import AuthentikClient
 
 # Targets per bindings request: 100 UUIDs make a query string of about 5 KB.
 TARGET_CHUNK = 100

@@ -10,12 +10,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from provision.api.client import AuthentikClient, read_lists
+from provision.api.paging import read_lists
 from provision.api.releases import Release
 from provision.ownership import INVENTORY_PREFIX, Inventory
 from provision.spec.models import Spec
+
+if TYPE_CHECKING:
+    from provision.api.client import AuthentikClient
 
 log = logging.getLogger("provision.state")
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from provision.api.client import AuthentikClient
 from provision.errors import ProvisionError
 from provision.spec.load import SpecFile
+
+if TYPE_CHECKING:
+    from provision.api.client import AuthentikClient
 
 MAX_ERROR_LINES = 20
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provision import apply as apply_module
-from provision.api.client import AuthentikClient, ConnectionSettings, is_loopback_url
 from provision.api.releases import Release, check_supported
 from provision.apply import ApplyResult, Reporter, apply_plan
 from provision.errors import ProvisionError, UsageError
@@ -21,6 +20,9 @@ from provision.plan.build import build_plan
 from provision.plan.model import Plan
 from provision.spec import SpecFile, load_spec
 from provision.state import LiveState
+
+if TYPE_CHECKING:
+    from provision.api.client import AuthentikClient, ConnectionSettings
 
 log = logging.getLogger("provision")
 
@@ -37,6 +39,9 @@ def validate(spec_path: Path) -> SpecFile:
 
 def connect(settings: ConnectionSettings) -> tuple[AuthentikClient, tuple[str, ...]]:
     """Open a client, read the server's release and refuse unsupported ones."""
+    # Imported here: `validate` and offline plans never need requests.
+    from provision.api.client import AuthentikClient, is_loopback_url
+
     warnings = []
     if settings.url.startswith("http://") and not is_loopback_url(settings.url):
         warnings.append(

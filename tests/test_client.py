@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from provision.api.client import AuthentikClient, ConnectionSettings, api_base_url, read_lists
+from provision.api.client import AuthentikClient, ConnectionSettings, api_base_url
 from provision.api.errors import (
     AuthenticationFailed,
     ConnectionFailed,
@@ -14,6 +14,7 @@ from provision.api.errors import (
     ServerError,
     ValidationFailed,
 )
+from provision.api.paging import read_lists
 from provision.errors import UsageError
 from tests.fake_authentik import FakeAuthentik
 

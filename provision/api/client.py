@@ -11,8 +11,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +29,7 @@ from provision.api.errors import (
     ServerError,
     ValidationFailed,
 )
+from provision.api.paging import Page
 from provision.api.releases import Release
 from provision.errors import UsageError
 from provision.secrets import register_secret
@@ -40,15 +40,6 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "PATCH", "DELETE"})
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENT_POSTS = ("/add_user/", "/remove_user/")
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a list endpoint: its objects, the next page's number and the page count."""
-
-    results: list[dict[str, Any]]
-    next_page: int | None
-    total_pages: int
 
 
 def new_session() -> requests.Session:
@@ -371,37 +362,4 @@ class AuthentikClient:
         raise ServerError(f"authentik responded {status} to {where}", **kwargs)
 
 
-def read_lists(
-    client: AuthentikClient, reads: Sequence[tuple[str, dict[str, Any]]], parallelism: int = 1
-) -> list[list[dict[str, Any]]]:
-    """Read every page of several lists through `client`, up to `parallelism` requests at a time.
-
-    The first pages of all lists are requested together. Each first page contains its list's
-    page count, so the remaining pages of every list then share the same pool. Returns the
-    objects of each list, in the order of `reads` and of the pages. With `parallelism` 1 the
-    requests are sent one after another, list by list.
-    """
-    if parallelism <= 1 or not reads:
-        return [client.list(path, params) for path, params in reads]
-    pages: list[dict[int, list[dict[str, Any]]]] = [{} for _ in reads]
-    with ThreadPoolExecutor(max_workers=parallelism) as pool:
-        firsts = {
-            pool.submit(client.page, path, params, 1): index for index, (path, params) in enumerate(reads)
-        }
-        rest: list[tuple[int, int, Future[Page]]] = []
-        # A list's remaining pages are queued as soon as its own first page has arrived.
-        for future in as_completed(firsts):
-            index = firsts[future]
-            path, params = reads[index]
-            first = future.result()
-            pages[index][1] = first.results
-            rest += [
-                (index, number, pool.submit(client.page, path, params, number))
-                for number in range(2, first.total_pages + 1)
-            ]
-        for index, number, page in rest:
-            pages[index][number] = page.result().results
-    return [[item for number in sorted(by_number) for item in by_number[number]] for by_number in pages]
-
-
-__all__ = ["ApiError", "AuthentikClient", "ConnectionSettings", "api_base_url", "new_session", "read_lists"]
+__all__ = ["ApiError", "AuthentikClient", "ConnectionSettings", "api_base_url", "new_session"]

@@ -14,9 +14,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from provision.api.client import AuthentikClient
 from provision.api.errors import ConnectionFailed, NotFound, ServerError
 from provision.api.releases import Release
 from provision.errors import ProvisionError, SpecProblem
@@ -27,6 +26,9 @@ from provision.secrets import contains_secret, is_password_like
 from provision.spec.load import SpecFile
 from provision.spec.loader import YamlPath
 from provision.state import Index, LiveState
+
+if TYPE_CHECKING:
+    from provision.api.client import AuthentikClient
 
 log = logging.getLogger("provision.apply")
 
