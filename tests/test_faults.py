@@ -82,6 +82,38 @@ def test_post_dropped_twice_sent_thrice(fake: FakeAuthentik, run: ProvisionRunne
     assert "(attempt 3 of 3)" in outcome.stderr
 
 
+def test_last_post_lost_still_owned(
+    fake: FakeAuthentik, run: ProvisionRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Two POSTs are refused; the third creates the group but its response is lost."""
+    for source in NPM_BLUEPRINT.parent.glob("nginx-proxy-manager*"):
+        (tmp_path / source.name).write_text(source.read_text())
+    spec = tmp_path / NPM_BLUEPRINT.name
+    spec.write_text("stack: npm\n" + NPM_BLUEPRINT.read_text())
+    original = fake.handle
+    posts = 0
+
+    def handle(prepared: requests.PreparedRequest) -> tuple[int, Any]:
+        nonlocal posts
+        if prepared.method == "POST" and (prepared.path_url or "").endswith("/core/groups/"):
+            posts += 1
+            if posts <= 2:
+                raise requests.ConnectionError("refused")
+            if posts == 3:
+                original(prepared)
+                raise requests.ConnectionError("reset after the server handled the request")
+        return original(prepared)
+
+    monkeypatch.setattr(fake, "handle", handle)
+
+    outcome = run("apply", "--auto-approve", spec)
+
+    assert outcome.exit_code == 0, outcome.text
+    assert "had created the object" in outcome.stderr
+    assert len([group for group in fake.store("group") if group["name"] == "Nginx Proxy Manager admins"]) == 1
+    assert run("drift", spec).exit_code == 0
+
+
 def test_get_timeout_retried(fake: FakeAuthentik, run: ProvisionRunner) -> None:
     fake.fail_next("GET", r"^/core/groups/$", exc=requests.Timeout("read timed out"))
     outcome = run("plan", NPM_BLUEPRINT)

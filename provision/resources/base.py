@@ -158,19 +158,24 @@ class ApplyContext:
         several pooled connections in a row.
         """
         attempts = max(self.client.settings.retries, 1)
-        for attempt in range(1, attempts):
+        attempt = 1
+        while True:
             try:
                 return self.client.post(path, body)
             except (ConnectionFailed, ServerError) as error:
                 if isinstance(error, ServerError) and error.status not in AMBIGUOUS_STATUSES:
                     raise
-                log.warning(
-                    "POST /api/v3/%s failed (%s); checking whether it created the object", path, error.message
-                )
-            existing = lookup()
-            if existing is not None:
-                log.warning("POST /api/v3/%s had created the object; continuing with it", path)
-                return existing
+                # Server errors name the request already; connection errors name only the server.
+                failure = error.message if path in error.message else f"POST /api/v3/{path}: {error.message}"
+                log.warning("%s; checking whether the POST created the object", failure)
+                # Also after the last attempt: an object created there must still be recorded.
+                existing = lookup()
+                if existing is not None:
+                    log.warning("POST /api/v3/%s had created the object; continuing with it", path)
+                    return existing
+                if attempt == attempts:
+                    log.warning("POST /api/v3/%s created nothing in %d attempts; giving up", path, attempts)
+                    raise
             delay = self.client.settings.backoff * (2 ** (attempt - 1))
             log.warning(
                 "POST /api/v3/%s created nothing; sending it again in %.1f s (attempt %d of %d)",
@@ -180,7 +185,7 @@ class ApplyContext:
                 attempts,
             )
             time.sleep(delay)
-        return self.client.post(path, body)
+            attempt += 1
 
 
 class Resource:
