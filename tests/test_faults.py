@@ -85,7 +85,7 @@ def test_post_dropped_twice_sent_thrice(fake: FakeAuthentik, run: ProvisionRunne
 def test_last_post_lost_still_owned(
     fake: FakeAuthentik, run: ProvisionRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Two POSTs are refused; the third creates the group but its response is lost."""
+    """Two POSTs are refused. The third creates the group, but its response is lost."""
     for source in NPM_BLUEPRINT.parent.glob("nginx-proxy-manager*"):
         (tmp_path / source.name).write_text(source.read_text())
     spec = tmp_path / NPM_BLUEPRINT.name

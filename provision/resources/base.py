@@ -165,7 +165,7 @@ class ApplyContext:
             except (ConnectionFailed, ServerError) as error:
                 if isinstance(error, ServerError) and error.status not in AMBIGUOUS_STATUSES:
                     raise
-                # Server errors name the request already; connection errors name only the server.
+                # Server errors name the request already, but connection errors name only the server.
                 failure = error.message if path in error.message else f"POST /api/v3/{path}: {error.message}"
                 log.warning("%s; checking whether the POST created the object", failure)
                 # Also after the last attempt: an object created there must still be recorded.
