@@ -14,7 +14,7 @@ import requests
 from requests.adapters import BaseAdapter
 
 from provision.api.client import AuthentikClient, ConnectionSettings
-from provision.api.errors import ApiError
+from provision.api.errors import ApiError, NotFound
 from provision.api.paging import read_lists
 
 Hook = Callable[[str, int, "PagedLists"], tuple[int, Any] | None]
@@ -130,3 +130,14 @@ def test_failed_page_cancels_queued_pages() -> None:
 
     every_page = 10 + 6 * 20
     assert len(transport.requested) < every_page
+
+
+def test_missing_list_endpoint_explained() -> None:
+    transport = PagedLists({}, hook=lambda path, number, transport: (404, {"detail": "Not found."}))
+
+    with pytest.raises(NotFound) as raised:
+        read_lists(client_for(transport), [("core/groups/", {})], parallelism=2)
+
+    assert str(raised.value).startswith("authentik has no list at GET /api/v3/core/groups/")
+    assert "release is supported" in (raised.value.hint or "")
+    assert "deleted" not in (raised.value.hint or "")

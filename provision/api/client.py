@@ -156,7 +156,20 @@ class AuthentikClient:
     def page(self, path: str, params: dict[str, Any] | None, number: int) -> Page:
         """Fetch one page of a list endpoint, at the largest page size the release allows."""
         query = {"page_size": self.release.max_page_size, **(params or {}), "page": number}
-        body = self.get(path, params=query)
+        try:
+            body = self.get(path, params=query)
+        except NotFound as error:
+            if number > 1:
+                raise
+            # The list endpoint itself is missing, so the usual hint about deleted objects would mislead.
+            raise NotFound(
+                f"authentik has no list at GET /api/v3/{path}",
+                method="GET",
+                path=path,
+                status=404,
+                body=error.body,
+                hint=f"Check that {self.base_url} is authentik's API and that its release is supported.",
+            ) from error
         results = body.get("results") if isinstance(body, dict) else None
         if not isinstance(results, list):
             raise ConnectionFailed(
