@@ -99,8 +99,9 @@ class LiveServer:
 
         A dropped connection or a 502, 503 or 504 is retried up to twice, as provision's client
         does. authentik's gunicorn configuration restarts a worker after 1000 to 1050 requests,
-        which can drop a keep-alive connection. NOTE: a POST retried after a dropped connection fails with 400 if the first
-        attempt did create the object. The sweep at the end of each size still deletes it.
+        which can drop a keep-alive connection. NOTE: a POST retried after a dropped connection
+        fails with 400 if the first attempt did create the object. The sweep at the end of each
+        size still deletes it.
         """
         sender = session or requests
         for attempt in range(1, RETRIES + 2):

@@ -33,8 +33,9 @@ def read_lists(
     The first pages of all lists are requested together. Each first page contains its list's
     page count, so the remaining pages of every list then share the same pool. If a later page
     counts more pages, or the last one still links to a next one (the list grew, or the count
-    was missing), the rest are read one after another. Returns the objects of each list, in the order of `reads` and
-    of the pages. With `parallelism` 1 the requests are sent one after another, list by list.
+    was missing), the rest are read one after another. Returns the objects of each list, in
+    the order of `reads` and of the pages. With `parallelism` 1 the requests are sent one
+    after another, list by list.
     """
     if parallelism <= 1 or not reads:
         return [client.list(path, params) for path, params in reads]
